@@ -1,0 +1,160 @@
+//! Command-line definitions, flag for flag compatible with runc. No logic here.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+pub const DEFAULT_ROOT: &str = "/run/berth";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "berth",
+    about = "berth: an OCI runtime-spec (v1.3) container runtime",
+    long_about = "berth runs containers from OCI bundles (a directory holding config.json and a root \
+filesystem), with the same verbs and flags as runc.\n\n\
+Typical lifecycle:\n  berth spec                     # write a default config.json in the current dir\n  \
+berth create -b BUNDLE ID       # set the container up; its process waits\n  \
+berth start ID                  # run the process\n  \
+berth state ID                  # print the state JSON\n  \
+berth kill ID [SIGNAL]          # signal it (default SIGTERM)\n  \
+berth delete ID                 # remove what create made\nor all at once: berth run -b BUNDLE ID",
+    disable_version_flag = true
+)]
+pub struct Cli {
+    /// Directory for container state (one subdirectory per container)
+    #[arg(long, global = true, default_value = DEFAULT_ROOT, value_name = "DIR")]
+    pub root: PathBuf,
+
+    /// Append log lines (and errors) to FILE
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+
+    /// Format of log lines
+    #[arg(long = "log-format", global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Log debug messages too
+    #[arg(long, global = true)]
+    pub debug: bool,
+
+    /// Manage cgroups through systemd (not supported yet)
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+
+    /// Accepted for runc compatibility; berth chooses rootless mode from the euid
+    #[arg(long, global = true, value_name = "true|false|auto", hide = true)]
+    pub rootless: Option<String>,
+
+    /// Print the version
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a container from a bundle; its process waits for `start`
+    Create(CreateArgs),
+    /// Run the user process of a created container
+    Start {
+        /// Container id
+        id: String,
+    },
+    /// Create and start a container, then wait for it (unless --detach)
+    Run(RunArgs),
+    /// Print the state of a container as JSON
+    State {
+        /// Container id
+        id: String,
+    },
+    /// Send a signal to the container's init (default SIGTERM)
+    Kill {
+        /// Send the signal to every process in the container
+        #[arg(short, long)]
+        all: bool,
+        /// Container id
+        id: String,
+        /// Signal name (TERM, SIGTERM) or number
+        #[arg(default_value = "SIGTERM")]
+        signal: String,
+    },
+    /// Delete a stopped container and everything create made for it
+    Delete {
+        /// Kill the container first if it is still running; succeed for an unknown id
+        #[arg(short, long)]
+        force: bool,
+        /// Container id
+        id: String,
+    },
+    /// List the containers under --root
+    #[command(alias = "ls")]
+    List {
+        /// Output format
+        #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+        /// Print only the ids
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Write a default config.json into the bundle directory
+    Spec {
+        /// Bundle directory to write config.json into
+        #[arg(short, long, default_value = ".")]
+        bundle: PathBuf,
+        /// Write a spec for a rootless container (user namespace, no cgroups)
+        #[arg(long)]
+        rootless: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Path to the bundle directory (holding config.json)
+    #[arg(short, long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// Write the container's host pid to this file (digits, no newline)
+    #[arg(long = "pid-file", value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// Unix socket to receive the pty master when process.terminal is true
+    #[arg(long = "console-socket", value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Use MS_MOVE + chroot instead of pivot_root (for ramfs roots)
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// Do not create a new session keyring for the container
+    #[arg(long = "no-new-keyring")]
+    pub no_new_keyring: bool,
+    /// Pass N extra fds (3..3+N) to the container process
+    #[arg(long = "preserve-fds", default_value_t = 0, value_name = "N")]
+    pub preserve_fds: u32,
+    /// Accepted for runc compatibility: berth never copies its binary
+    #[arg(long = "no-mount-fallback", hide = true)]
+    pub no_mount_fallback: bool,
+    /// Container id
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub create: CreateArgs,
+    /// Return after start instead of waiting for the container
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Keep the container's state after it exits (do not delete)
+    #[arg(long)]
+    pub keep: bool,
+}

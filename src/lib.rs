@@ -1,0 +1,8 @@
+//! berth: an OCI runtime-spec (v1.3) container runtime for Linux.
+//!
+//! Pure core (no syscalls): `id`, `spec`, `state`. Effectful: `sys` (the only home of
+//! `unsafe`), `store`, `cgroups`, `hooks`, `init`, `runtime` (one file per verb).
+
+pub mod cli;
+pub mod id;
+pub mod spec;

@@ -1,0 +1,1 @@
+//! The default config.json written by `berth spec`.
