@@ -3,6 +3,12 @@
 //! Pure core (no syscalls): `id`, `spec`, `state`. Effectful: `sys` (the only home of
 //! `unsafe`), `store`, `cgroups`, `hooks`, `init`, `runtime` (one file per verb).
 
+pub mod cgroups;
 pub mod cli;
+pub mod hooks;
 pub mod id;
+pub mod log;
 pub mod spec;
+pub mod state;
+pub mod store;
+pub mod sys;

@@ -1,0 +1,283 @@
+//! The one seam to the kernel that needs `unsafe`: raw syscalls that neither nix nor
+//! libc wrap safely. Every function here is small, documented, and returns io::Result.
+//! Everything else in berth uses these or nix's safe wrappers.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+fn cvt(ret: libc::c_long) -> io::Result<libc::c_long> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+fn cstr(p: &Path) -> io::Result<CString> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
+}
+
+/// What a fork-like call returned in the calling process.
+pub enum Forked {
+    Child,
+    Parent(libc::pid_t),
+}
+
+/// fork(2) as a raw clone with extra `flags` (e.g. CLONE_PARENT), sharing nothing.
+/// The child continues on a copy of the caller's stack, like fork.
+///
+/// berth is single-threaded when it calls this (no thread is ever spawned before
+/// the container is set up), so the child may allocate freely.
+pub fn fork_with(flags: libc::c_int) -> io::Result<Forked> {
+    // SAFETY: clone without CLONE_VM and with a NULL stack behaves like fork(2); the
+    // process is single-threaded, so no lock can be held by another thread.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    match cvt(ret)? {
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid as libc::pid_t)),
+    }
+}
+
+/// pidfd_open(2): a handle on `pid` that cannot be confused with a later process
+/// reusing the number.
+pub fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall with integer arguments; the fd returned is owned by us.
+    let fd = cvt(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    // SAFETY: the kernel just returned this fd to us and nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// pidfd_send_signal(2).
+pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: libc::c_int) -> io::Result<()> {
+    // SAFETY: NULL siginfo is allowed and means "as kill(2)".
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    })?;
+    Ok(())
+}
+
+/// openat2(2) with RESOLVE_IN_ROOT: `path` is resolved as if `root` were `/`, so no
+/// symlink or `..` can leave it (the defence for CVE-2019-19921, CVE-2021-30465 and
+/// the other mount-destination swaps).
+pub fn openat2_in_root(
+    root: BorrowedFd<'_>,
+    path: &Path,
+    flags: libc::c_int,
+    mode: libc::mode_t,
+) -> io::Result<OwnedFd> {
+    let c = cstr(path)?;
+    // SAFETY: open_how is plain old data; all-zero is its "no options" value.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (flags | libc::O_CLOEXEC) as u64;
+    if flags & libc::O_CREAT != 0 {
+        how.mode = mode as u64;
+    }
+    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
+    // SAFETY: `how` is a valid open_how and its size is passed; `c` outlives the call.
+    let fd = cvt(unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            root.as_raw_fd(),
+            c.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    })?;
+    // SAFETY: fresh fd from the kernel.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// mount_setattr(2) on `path` relative to `dirfd`, recursively when `recursive`.
+pub fn mount_setattr(
+    dirfd: BorrowedFd<'_>,
+    path: &Path,
+    recursive: bool,
+    attr_set: u64,
+    attr_clr: u64,
+) -> io::Result<()> {
+    let c = cstr(path)?;
+    let mut attr = libc::mount_attr {
+        attr_set,
+        attr_clr,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let mut flags = libc::AT_EMPTY_PATH;
+    if recursive {
+        flags |= libc::AT_RECURSIVE;
+    }
+    // SAFETY: valid pointers and sizes for the duration of the call.
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            dirfd.as_raw_fd(),
+            c.as_ptr(),
+            flags,
+            &mut attr as *mut libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    })?;
+    Ok(())
+}
+
+/// Mark every fd >= `first` close-on-exec (close_range with CLOSE_RANGE_CLOEXEC), so
+/// that nothing the runtime holds leaks into the container (CVE-2024-21626).
+pub fn cloexec_from(first: u32) -> io::Result<()> {
+    // SAFETY: integer-only syscall.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if r == 0 {
+        return Ok(());
+    }
+    // Kernels before 5.11: walk /proc/self/fd.
+    let fds: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&fd: &RawFd| fd >= first as RawFd)
+        .collect();
+    for fd in fds {
+        // SAFETY: setting FD_CLOEXEC on an fd number is harmless even if it was closed.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    Ok(())
+}
+
+/// Clear FD_CLOEXEC on `fd` (for fds deliberately passed to the container).
+pub fn clear_cloexec(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on an integer fd.
+    cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } as libc::c_long)?;
+    Ok(())
+}
+
+/// dup2 that also works when `from == to` (then it only clears FD_CLOEXEC).
+pub fn dup_to(from: RawFd, to: RawFd) -> io::Result<()> {
+    if from == to {
+        return clear_cloexec(to);
+    }
+    // SAFETY: dup2 on integer fds; `to` is replaced atomically.
+    cvt(unsafe { libc::dup2(from, to) } as libc::c_long)?;
+    Ok(())
+}
+
+/// Bring the loopback interface of the current network namespace up.
+pub fn loopback_up() -> io::Result<()> {
+    // SAFETY: socket(2) returns a new fd that we own.
+    let sock = cvt(
+        unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) }
+            as libc::c_long,
+    )?;
+    // SAFETY: we own this fd.
+    let sock = unsafe { OwnedFd::from_raw_fd(sock as RawFd) };
+    // SAFETY: ifreq is plain old data; zeroed is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS fills ifr_ifru.ifru_flags of a valid ifreq.
+    cvt(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } as libc::c_long)?;
+    // SAFETY: reading the union member SIOCGIFFLAGS just wrote.
+    unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    // SAFETY: as above, SIOCSIFFLAGS reads the same struct.
+    cvt(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } as libc::c_long)?;
+    Ok(())
+}
+
+/// Join a new anonymous session keyring named `name` (KEYCTL_JOIN_SESSION_KEYRING), so
+/// that the container does not share the caller's keys.
+pub fn join_session_keyring(name: &str) -> io::Result<()> {
+    let c = CString::new(name)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "keyring name has a NUL"))?;
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: keyctl with a valid C string.
+    cvt(unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, c.as_ptr()) })?;
+    Ok(())
+}
+
+/// setdomainname(2).
+pub fn set_domainname(name: &str) -> io::Result<()> {
+    // SAFETY: pointer and length of a live byte slice.
+    cvt(
+        unsafe { libc::setdomainname(name.as_ptr() as *const libc::c_char, name.len()) }
+            as libc::c_long,
+    )?;
+    Ok(())
+}
+
+/// ioprio_set(2) for the calling process.
+pub fn ioprio_set(class: u32, level: u32) -> io::Result<()> {
+    const IOPRIO_WHO_PROCESS: libc::c_int = 1;
+    let prio = ((class & 0x7) << 13) | (level & 0x1fff);
+    // SAFETY: integer-only syscall.
+    cvt(unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, prio) })?;
+    Ok(())
+}
+
+/// The kernel's sched_attr (v1, 56 bytes).
+#[repr(C)]
+#[derive(Default)]
+pub struct SchedAttr {
+    pub size: u32,
+    pub sched_policy: u32,
+    pub sched_flags: u64,
+    pub sched_nice: i32,
+    pub sched_priority: u32,
+    pub sched_runtime: u64,
+    pub sched_deadline: u64,
+    pub sched_period: u64,
+}
+
+/// sched_setattr(2) for the calling thread.
+pub fn sched_setattr(attr: &mut SchedAttr) -> io::Result<()> {
+    attr.size = std::mem::size_of::<SchedAttr>() as u32;
+    // SAFETY: pointer to a live, correctly sized sched_attr.
+    cvt(unsafe { libc::syscall(libc::SYS_sched_setattr, 0, attr as *mut SchedAttr, 0) })?;
+    Ok(())
+}
+
+/// personality(2).
+pub fn set_personality(persona: libc::c_ulong) -> io::Result<()> {
+    // SAFETY: integer-only call.
+    let r = unsafe { libc::personality(persona) };
+    cvt(r as libc::c_long)?;
+    Ok(())
+}
+
+/// pivot_root(2).
+pub fn pivot_root(new_root: &Path, put_old: &Path) -> io::Result<()> {
+    let a = cstr(new_root)?;
+    let b = cstr(put_old)?;
+    // SAFETY: two valid C strings.
+    cvt(unsafe { libc::syscall(libc::SYS_pivot_root, a.as_ptr(), b.as_ptr()) })?;
+    Ok(())
+}
+
+/// Exit immediately without running Rust destructors or atexit handlers: what a
+/// forked stage must do so that it never flushes or frees state owned by its parent.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and is async-signal-safe.
+    unsafe { libc::_exit(code) }
+}
