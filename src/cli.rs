@@ -40,10 +40,6 @@ pub struct Cli {
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
 
-    /// Accepted for runc compatibility; berth chooses rootless mode from the euid
-    #[arg(long, global = true, value_name = "true|false|auto", hide = true)]
-    pub rootless: Option<String>,
-
     /// Print the version
     #[arg(short = 'v', long = "version")]
     pub version: bool,
@@ -157,4 +153,54 @@ pub struct RunArgs {
     /// Keep the container's state after it exits (do not delete)
     #[arg(long)]
     pub keep: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn runc_style_invocations_parse() {
+        let c = Cli::try_parse_from([
+            "berth",
+            "--root",
+            "/r",
+            "--log",
+            "/l",
+            "--log-format",
+            "json",
+            "create",
+            "--bundle",
+            "/b",
+            "--pid-file",
+            "/p",
+            "--console-socket",
+            "/s",
+            "--preserve-fds",
+            "1",
+            "id1",
+        ])
+        .unwrap();
+        assert_eq!(c.log_format, LogFormat::Json);
+        let Some(Command::Create(a)) = c.command else {
+            panic!("not create")
+        };
+        assert_eq!((a.id.as_str(), a.preserve_fds), ("id1", 1));
+        let c = Cli::try_parse_from(["berth", "kill", "--all", "x", "9"]).unwrap();
+        assert!(
+            matches!(c.command, Some(Command::Kill { all: true, ref signal, .. }) if signal == "9")
+        );
+        let c = Cli::try_parse_from(["berth", "delete", "-f", "x"]).unwrap();
+        assert!(matches!(
+            c.command,
+            Some(Command::Delete { force: true, .. })
+        ));
+        assert!(Cli::try_parse_from(["berth", "spec", "--rootless"]).is_ok());
+    }
 }

@@ -5,9 +5,12 @@
 
 pub mod cgroups;
 pub mod cli;
+pub mod error;
 pub mod hooks;
 pub mod id;
+pub mod init;
 pub mod log;
+pub mod runtime;
 pub mod spec;
 pub mod state;
 pub mod store;

@@ -1,1 +1,80 @@
-fn main() {}
+//! argv -> cli -> verb. Maps errors to exit status 1 and to the log; nothing else.
+
+use berth::cli::{Cli, Command};
+use berth::error::Result;
+use berth::runtime;
+use berth::store::Store;
+use clap::Parser;
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn version() -> String {
+    format!(
+        "berth version {VERSION}\ncommit: {}\nspec: {}\n",
+        option_env!("BERTH_COMMIT").unwrap_or("unknown"),
+        berth::state::OCI_VERSION
+    )
+}
+
+fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
+    if cli.systemd_cgroup {
+        return Err(berth::cgroups::CgroupError::SystemdUnsupported.into());
+    }
+    let store = Store::new(&cli.root);
+    match cmd {
+        Command::Create(a) => {
+            prepare_fds(a.preserve_fds);
+            runtime::create::create(&store, a).map(|_| 0)
+        }
+        Command::Run(a) => {
+            prepare_fds(a.create.preserve_fds);
+            runtime::run::run(&store, a)
+        }
+        Command::Start { id } => runtime::start::start(&store, id).map(|_| 0),
+        Command::State { id } => {
+            let s = runtime::state::state(&store, id)?;
+            println!("{s}");
+            Ok(0)
+        }
+        Command::Kill { all, id, signal } => {
+            runtime::kill::kill(&store, id, signal, *all).map(|_| 0)
+        }
+        Command::Delete { force, id } => runtime::delete::delete(&store, id, *force).map(|_| 0),
+        Command::List { format, quiet } => {
+            print!("{}", runtime::list::list(&store, *format, *quiet)?);
+            Ok(0)
+        }
+        Command::Spec { bundle, rootless } => runtime::spec::spec(bundle, *rootless).map(|_| 0),
+    }
+}
+
+/// Close every fd berth inherited beyond stdio and the ones it was asked to pass on,
+/// before it opens any of its own (SECURITY.md attacks 10-12).
+fn prepare_fds(preserve: u32) {
+    let keep = 3 + preserve.saturating_add(runtime::create::listen_fds());
+    if let Err(e) = berth::sys::close_from(keep) {
+        berth::log::warn(&format!("closing inherited fds: {e}"));
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    berth::log::init(cli.log.as_deref(), cli.log_format, cli.debug);
+    if cli.version {
+        print!("{}", version());
+        return;
+    }
+    let Some(cmd) = &cli.command else {
+        eprintln!("berth: no command given; see berth --help");
+        std::process::exit(1);
+    };
+    match dispatch(&cli, cmd) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            let msg = e.to_string();
+            berth::log::log(berth::log::Level::Error, &msg);
+            eprintln!("berth: {msg}");
+            std::process::exit(1);
+        }
+    }
+}

@@ -281,3 +281,61 @@ pub fn exit_now(code: i32) -> ! {
     // SAFETY: _exit never returns and is async-signal-safe.
     unsafe { libc::_exit(code) }
 }
+
+/// setrlimit(2).
+pub fn setrlimit(resource: libc::__rlimit_resource_t, lim: &libc::rlimit) -> io::Result<()> {
+    // SAFETY: pointer to a live rlimit.
+    cvt(unsafe { libc::setrlimit(resource, lim) } as libc::c_long)?;
+    Ok(())
+}
+
+/// Close every fd >= `first` (close_range), so nothing the caller leaked to berth can
+/// reach the container (SECURITY.md attacks 10 and 12).
+pub fn close_from(first: u32) -> io::Result<()> {
+    // SAFETY: integer-only syscall; closing fds we do not use is the point.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) };
+    if r == 0 {
+        return Ok(());
+    }
+    let fds: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&fd: &RawFd| fd >= first as RawFd)
+        .collect();
+    for fd in fds {
+        // SAFETY: closing an fd number berth does not own yet.
+        unsafe { libc::close(fd) };
+    }
+    Ok(())
+}
+
+/// Make the terminal on `fd` the controlling terminal (TIOCSCTTY).
+pub fn set_controlling_tty(fd: RawFd) -> io::Result<()> {
+    // SAFETY: ioctl with an integer argument.
+    cvt(unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) } as libc::c_long)?;
+    Ok(())
+}
+
+/// Set a terminal's window size (TIOCSWINSZ).
+pub fn set_winsize(fd: RawFd, rows: u16, cols: u16) -> io::Result<()> {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: pointer to a live winsize.
+    cvt(unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) } as libc::c_long)?;
+    Ok(())
+}
+
+/// The filesystem magic of the filesystem holding `fd` (fstatfs f_type).
+pub fn fs_magic(fd: BorrowedFd<'_>) -> io::Result<i64> {
+    // SAFETY: statfs is plain old data; zeroed is valid and the kernel fills it.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid fd and pointer.
+    cvt(unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) } as libc::c_long)?;
+    Ok(st.f_type as i64)
+}
+
+pub const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+pub const DEVPTS_SUPER_MAGIC: i64 = 0x1cd1;

@@ -1,0 +1,277 @@
+//! Stage 3: the container init, pid 1 of the container. A fixed list of steps, then
+//! it blocks on the exec fifo until `start`, then execs the user's program.
+
+use super::parent::Ctx;
+use super::rootfs::{self, fd_path, Kind};
+use super::sync::{self, Msg};
+use super::{process, stage_err, Stage, StageResult};
+use crate::sys;
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::convert::Infallible;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+/// Runs in the cloned init; never returns.
+pub fn run(ctx: &Ctx<'_>, sock: &OwnedFd) -> ! {
+    let err = match steps(ctx, sock) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    let _ = sync::send(
+        sock.as_fd(),
+        &Msg::Error {
+            stage: err.stage.into(),
+            message: err.message,
+        },
+    );
+    sys::exit_now(1)
+}
+
+fn has_new_ns(spec: &Spec, t: LinuxNamespaceType) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| n.typ() == t && n.path().is_none()))
+}
+
+fn state_json(ctx: &Ctx<'_>, status: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "ociVersion": crate::state::OCI_VERSION,
+        "id": ctx.id.as_str(),
+        "pid": nix::unistd::getpid().as_raw(),
+        "status": status,
+        "bundle": ctx.bundle.dir,
+        "annotations": ctx.bundle.spec.annotations().clone().unwrap_or_default(),
+    }))
+    .unwrap_or_default()
+}
+
+fn steps(ctx: &Ctx<'_>, sock: &OwnedFd) -> StageResult<Infallible> {
+    // Killed with the parent until create has finished (cleared before Ready).
+    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).stage("prctl")?;
+    sync::expect(sock.as_fd(), &Msg::Go).stage("sync")?;
+    // Modes of what berth creates must not depend on the caller's umask.
+    nix::sys::stat::umask(Mode::empty());
+
+    let spec = &ctx.bundle.spec;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| stage_err("config", "process: required"))?;
+    let args = process.args().clone().unwrap_or_default();
+    if args.is_empty() {
+        return Err(stage_err("config", "process.args: must not be empty"));
+    }
+
+    if has_new_ns(spec, LinuxNamespaceType::Network) {
+        sys::loopback_up().stage_with("network", || "bringing lo up".into())?;
+    }
+
+    let root = rootfs::prepare(ctx)?;
+    if ctx.runtime_hooks {
+        sync::send(sock.as_fd(), &Msg::RunCreateRuntimeHooks).stage("sync")?;
+        sync::expect(sock.as_fd(), &Msg::HooksDone).stage("sync")?;
+    }
+    if let Some(h) = spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.create_container().as_ref())
+    {
+        crate::hooks::run_all("createContainer", h, &state_json(ctx, "creating")).stage("hooks")?;
+    }
+    rootfs::enter(&root, &ctx.bundle.rootfs, ctx.no_pivot)?;
+    drop(root);
+
+    if let Some(console) = ctx.console {
+        setup_console(console, process)?;
+    }
+    rootfs::finalize(spec)?;
+    apply_sysctl(spec)?;
+    if let Some(h) = spec.hostname() {
+        nix::unistd::sethostname(h).stage_with("hostname", || format!("hostname {h:?}"))?;
+    }
+    if let Some(d) = spec.domainname() {
+        sys::set_domainname(d).stage_with("hostname", || format!("domainname {d:?}"))?;
+    }
+    if !ctx.no_new_keyring {
+        // EPERM/ENOSYS where keyrings are off or restricted: not fatal, as in runc.
+        let _ = sys::join_session_keyring(&format!("_ses.{}", ctx.id));
+    }
+    process::apply_oom_score_adj(process)?;
+    process::apply_rlimits(process)?;
+    process::apply_personality(spec)?;
+    process::apply_scheduler(process)?;
+    process::apply_io_priority(process)?;
+    process::set_identity(process)?;
+    if process.no_new_privileges().unwrap_or(false) {
+        nix::sys::prctl::set_no_new_privs().stage("no_new_privs")?;
+    }
+    let umask = process.user().umask().unwrap_or(0o022);
+    nix::sys::stat::umask(Mode::from_bits_truncate(umask));
+
+    let cwd = process.cwd();
+    nix::unistd::chdir(cwd.as_path())
+        .stage_with("cwd", || format!("process.cwd {}", cwd.display()))?;
+    // CVE-2024-21626: the cwd must be inside the container, not reached through a
+    // leaked host fd.
+    match std::env::current_dir() {
+        Ok(p) if p.is_absolute() => {}
+        _ => {
+            return Err(stage_err(
+                "cwd",
+                format!("process.cwd {}: not inside the container", cwd.display()),
+            ))
+        }
+    }
+
+    let mut env = process::environment(process, process::home_of(process.user().uid()));
+    let exe = process::find_executable(&args[0], &env).map_err(|m| stage_err("exec", m))?;
+    let first_closed = 3 + ctx.preserve_fds + ctx.listen_fds;
+    if ctx.listen_fds > 0 {
+        env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
+        env.push(format!("LISTEN_FDS={}", ctx.listen_fds));
+        env.push(format!("LISTEN_PID={}", nix::unistd::getpid()));
+    }
+    let c_exe = process::cstrings(&[exe.to_string_lossy().into_owned()], "process.args")?;
+    let c_args = process::cstrings(&args, "process.args")?;
+    let c_env = process::cstrings(&env, "process.env")?;
+
+    // Ready: from here the parent may exit, so stop dying with it.
+    nix::sys::prctl::set_pdeathsig(None).stage("prctl")?;
+    sync::send(
+        sock.as_fd(),
+        &Msg::Ready {
+            warnings: Vec::new(),
+        },
+    )
+    .stage("sync")?;
+
+    // Blocks until `start` opens the fifo for reading.
+    let fifo = nix::fcntl::open(
+        fd_path(ctx.fifo).as_path(),
+        OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .stage("exec fifo")?;
+    nix::unistd::write(&fifo, b"0").stage("exec fifo")?;
+    drop(fifo);
+
+    if let Some(h) = spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.start_container().as_ref())
+    {
+        crate::hooks::run_all("startContainer", h, &state_json(ctx, "created")).stage("hooks")?;
+    }
+    for fd in 3..first_closed {
+        sys::clear_cloexec(fd as i32).stage_with("exec", || format!("--preserve-fds: fd {fd}"))?;
+    }
+    sys::cloexec_from(first_closed).stage("exec")?;
+    let e = match nix::unistd::execve(&c_exe[0], &c_args, &c_env) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    Err(e).stage_with("exec", || format!("exec {}", exe.display()))
+}
+
+/// Namespaced sysctls (validated against the allow-list at load time), written only
+/// to a real procfs (CVE-2019-16884: a fake /proc must not swallow them).
+fn apply_sysctl(spec: &Spec) -> StageResult<()> {
+    let Some(map) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
+        return Ok(());
+    };
+    for (key, value) in map {
+        let field = || format!("linux.sysctl[{key:?}]");
+        let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        let fd = nix::fcntl::open(
+            path.as_str(),
+            OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW | OFlag::O_TRUNC,
+            Mode::empty(),
+        )
+        .stage_with("sysctl", field)?;
+        if sys::fs_magic(fd.as_fd()).stage_with("sysctl", field)? != sys::PROC_SUPER_MAGIC {
+            return Err(stage_err(
+                "sysctl",
+                format!("{}: {path} is not on procfs", field()),
+            ));
+        }
+        nix::unistd::write(&fd, value.as_bytes()).stage_with("sysctl", field)?;
+    }
+    Ok(())
+}
+
+/// A pty from the container's devpts: the master goes to the --console-socket, the
+/// slave becomes /dev/console and the process's stdio and controlling terminal.
+fn setup_console(console: &UnixStream, p: &oci_spec::runtime::Process) -> StageResult<()> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+        .stage_with("console", || "open /dev/ptmx".into())?;
+    nix::pty::grantpt(&master).stage("console")?;
+    nix::pty::unlockpt(&master).stage("console")?;
+    let name = nix::pty::ptsname_r(&master).stage("console")?;
+    let slave = nix::fcntl::open(
+        Path::new(&name),
+        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW,
+        Mode::empty(),
+    )
+    .stage_with("console", || format!("open {name}"))?;
+    // CVE-2025-52565: the slave must be a char device on devpts, not something the
+    // image swapped in.
+    let st = nix::sys::stat::fstat(slave.as_fd()).stage("console")?;
+    if nix::sys::stat::SFlag::from_bits_truncate(st.st_mode) & nix::sys::stat::SFlag::S_IFMT
+        != nix::sys::stat::SFlag::S_IFCHR
+        || sys::fs_magic(slave.as_fd()).stage("console")? != sys::DEVPTS_SUPER_MAGIC
+    {
+        return Err(stage_err(
+            "console",
+            format!("{name} is not a devpts terminal"),
+        ));
+    }
+    if let Some(size) = p.console_size() {
+        sys::set_winsize(
+            master.as_raw_fd(),
+            size.height() as u16,
+            size.width() as u16,
+        )
+        .stage_with("console", || "process.consoleSize".into())?;
+    }
+    let fds = [master.as_raw_fd()];
+    let iov = [std::io::IoSlice::new(name.as_bytes())];
+    sendmsg::<()>(
+        console.as_raw_fd(),
+        &iov,
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .stage_with("console", || {
+        "sending the pty master to --console-socket".into()
+    })?;
+    drop(master);
+
+    let root = nix::fcntl::open(
+        "/",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .stage("console")?;
+    let target = rootfs::resolve_or_create(root.as_fd(), Path::new("/dev/console"), Kind::File)
+        .stage_with("console", || "/dev/console".into())?;
+    nix::mount::mount(
+        Some(Path::new(&name)),
+        fd_path(&target).as_path(),
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .stage_with("console", || format!("bind {name} on /dev/console"))?;
+    for fd in 0..3 {
+        sys::dup_to(slave.as_raw_fd(), fd).stage("console")?;
+    }
+    nix::unistd::setsid().stage("console")?;
+    sys::set_controlling_tty(0).stage("console")?;
+    Ok(())
+}

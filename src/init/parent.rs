@@ -1,0 +1,372 @@
+//! Stage 1: the `create` process. Everything here happens on the host side; the
+//! children report back over the sync socket (see `sync.rs` for the table).
+
+use super::sync::{self, Msg};
+use super::InitError;
+use crate::cgroups::{self, Cgroup, Layout};
+use crate::id::ContainerId;
+use crate::spec::Bundle;
+use crate::state::{self, StateRecord, Status};
+use crate::store::{self, Entry, Store};
+use crate::sys;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub struct CreateOpts {
+    pub id: ContainerId,
+    pub bundle: Bundle,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    /// Socket-activation fds (LISTEN_FDS in berth's environment), passed after the
+    /// preserved ones.
+    pub listen_fds: u32,
+}
+
+/// What the children need; they get it by fork's copy of memory.
+pub struct Ctx<'a> {
+    pub id: &'a ContainerId,
+    pub bundle: &'a Bundle,
+    pub fifo: &'a OwnedFd,
+    pub console: Option<&'a UnixStream>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    pub listen_fds: u32,
+    pub cgroup: &'a Cgroup,
+    pub layout: &'a Layout,
+    /// Run createRuntime/prestart hooks between mounts and pivot_root.
+    pub runtime_hooks: bool,
+}
+
+pub struct Created {
+    pub entry: Entry,
+    pub record: StateRecord,
+}
+
+/// Undoes a half-done create when dropped (runtime.md "Errors": as if never attempted).
+struct Cleanup {
+    entry: Option<Entry>,
+    cgroup: Option<Cgroup>,
+    children: Vec<(i32, Option<OwnedFd>)>,
+}
+
+impl Cleanup {
+    fn track_child(&mut self, pid: i32) {
+        self.children.push((pid, sys::pidfd_open(pid).ok()));
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for (pid, pidfd) in self.children.drain(..) {
+            if let Some(fd) = &pidfd {
+                let _ = sys::pidfd_send_signal(fd.as_fd(), libc::SIGKILL);
+            }
+            // Both stages are our children (the init by CLONE_PARENT): reap them.
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        }
+        if let Some(cg) = self.cgroup.take() {
+            if let Err(e) = cg.remove(Duration::from_secs(5)) {
+                crate::log::warn(&format!("cleanup after failed create: {e}"));
+            }
+        }
+        if let Some(entry) = self.entry.take() {
+            if let Err(e) = entry.remove() {
+                crate::log::warn(&format!("cleanup after failed create: {e}"));
+            }
+        }
+    }
+}
+
+pub fn create(store: &Store, opts: CreateOpts) -> Result<Created, InitError> {
+    let spec = &opts.bundle.spec;
+    let linux = spec.linux().as_ref();
+    // Checks that need no side effects come before the state dir exists.
+    let cgroup_path = cgroups::container_path(
+        linux.and_then(|l| l.cgroups_path().as_deref()),
+        opts.id.as_str(),
+    )?;
+    let terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    if terminal && opts.console_socket.is_none() {
+        return Err(InitError::Config(
+            "process.terminal is true: --console-socket is required (berth does not proxy terminals yet)"
+                .into(),
+        ));
+    }
+    if !opts.bundle.rootfs.is_dir() {
+        return Err(InitError::Config(format!(
+            "root.path: {} is not a directory",
+            opts.bundle.rootfs.display()
+        )));
+    }
+
+    let entry = store.create(&opts.id)?;
+    let mut guard = Cleanup {
+        entry: None,
+        cgroup: None,
+        children: Vec::new(),
+    };
+    let config = serde_json::to_vec(spec).map_err(|e| InitError::Config(e.to_string()))?;
+    entry.write_atomic(store::CONFIG_FILE, &config)?;
+    let fifo_path = entry.path(store::EXEC_FIFO);
+    guard.entry = Some(entry);
+
+    let layout = Layout::detect()?;
+    let cgroup = Cgroup::new(&layout, &cgroup_path);
+    cgroup.create()?;
+    guard.cgroup = Some(cgroup.clone());
+    // SECURITY.md attack 27: never share a cgroup with processes we did not start.
+    if !cgroup.pids()?.is_empty() {
+        // Not ours to remove: forget it before the guard would.
+        guard.cgroup = None;
+        return Err(InitError::Config(format!(
+            "linux.cgroupsPath: cgroup {cgroup_path} already has processes in it"
+        )));
+    }
+
+    let fifo = make_exec_fifo(&fifo_path)?;
+    let console = match (&opts.console_socket, terminal) {
+        (Some(p), true) => Some(
+            UnixStream::connect(p)
+                .map_err(InitError::io(format!("--console-socket {}", p.display())))?,
+        ),
+        _ => None,
+    };
+    let hooks = spec.hooks().as_ref();
+    let runtime_hooks = hooks.is_some_and(|h| {
+        h.prestart().as_ref().is_some_and(|v| !v.is_empty())
+            || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
+    });
+    let ctx = Ctx {
+        id: &opts.id,
+        bundle: &opts.bundle,
+        fifo: &fifo,
+        console: console.as_ref(),
+        no_pivot: opts.no_pivot,
+        no_new_keyring: opts.no_new_keyring,
+        preserve_fds: opts.preserve_fds,
+        listen_fds: opts.listen_fds,
+        cgroup: &cgroup,
+        layout: &layout,
+        runtime_hooks,
+    };
+
+    let (parent_end, child_end) = sync::pair().map_err(InitError::io("socketpair"))?;
+    let intermediate = match sys::fork_with(0).map_err(InitError::io("fork"))? {
+        sys::Forked::Child => {
+            drop(parent_end);
+            super::intermediate::run(&ctx, child_end)
+        }
+        sys::Forked::Parent(pid) => pid,
+    };
+    drop(child_end);
+    guard.track_child(intermediate);
+    cgroup.add(intermediate)?;
+    let sock = parent_end.as_fd();
+    sync::send(sock, &Msg::Go).map_err(InitError::io("sync"))?;
+
+    let mut init_pid = 0;
+    let mut init_start = 0;
+    let mut record = StateRecord {
+        oci_version: state::OCI_VERSION.into(),
+        id: opts.id.to_string(),
+        pid: 0,
+        bundle: opts.bundle.dir.clone(),
+        rootfs: opts.bundle.rootfs.clone(),
+        created: state::now_rfc3339(),
+        owner: owner_name(),
+        annotations: spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        init_start_time: 0,
+        cgroup_path: cgroup_path.clone(),
+        terminal,
+    };
+    let warnings = loop {
+        let msg = sync::recv(sock).map_err(InitError::io("sync"))?;
+        match msg {
+            Some(Msg::UserNsReady) => {
+                write_id_maps(intermediate, spec)?;
+                sync::send(sock, &Msg::MapsWritten).map_err(InitError::io("sync"))?;
+            }
+            Some(Msg::InitPid { pid }) => {
+                init_pid = pid;
+                guard.track_child(pid);
+                reap_intermediate(intermediate)?;
+                guard.children.retain(|(p, _)| *p != intermediate);
+                init_start =
+                    proc_start_time(pid).map_err(InitError::io(format!("/proc/{pid}/stat")))?;
+                sync::send(sock, &Msg::Go).map_err(InitError::io("sync"))?;
+            }
+            Some(Msg::RunCreateRuntimeHooks) => {
+                record.pid = init_pid;
+                let st = serde_json::to_vec(&record.public(Status::Creating))
+                    .map_err(|e| InitError::Config(e.to_string()))?;
+                if let Some(h) = hooks {
+                    crate::hooks::run_all("prestart", h.prestart().as_deref().unwrap_or(&[]), &st)?;
+                    crate::hooks::run_all(
+                        "createRuntime",
+                        h.create_runtime().as_deref().unwrap_or(&[]),
+                        &st,
+                    )?;
+                }
+                sync::send(sock, &Msg::HooksDone).map_err(InitError::io("sync"))?;
+            }
+            Some(Msg::Ready { warnings }) => break warnings,
+            Some(Msg::Error { stage, message }) => return Err(InitError::Child { stage, message }),
+            Some(other) => {
+                return Err(InitError::Config(format!(
+                    "sync: unexpected message {other:?}"
+                )))
+            }
+            None => {
+                return Err(InitError::Child {
+                    stage: "init".into(),
+                    message: "the container's init exited before it was ready".into(),
+                })
+            }
+        }
+    };
+    for w in warnings {
+        crate::log::warn(&w);
+    }
+    record.pid = init_pid;
+    record.init_start_time = init_start;
+    let entry = guard
+        .entry
+        .take()
+        .ok_or_else(|| InitError::Config("lost state".into()))?;
+    if let Err(e) = entry.save(&record) {
+        guard.entry = Some(entry);
+        return Err(e.into());
+    }
+    if let Some(p) = &opts.pid_file {
+        if let Err(e) = write_pid_file(p, init_pid) {
+            guard.entry = Some(entry);
+            return Err(e);
+        }
+    }
+    guard.cgroup = None;
+    guard.children.clear();
+    Ok(Created { entry, record })
+}
+
+fn make_exec_fifo(path: &Path) -> Result<OwnedFd, InitError> {
+    use nix::sys::stat::Mode;
+    nix::unistd::mkfifo(path, Mode::from_bits_truncate(0o622))
+        .map_err(|e| InitError::io(format!("mkfifo {}", path.display()))(e.into()))?;
+    // The mode must not depend on the caller's umask: the init may run as any user.
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o622))
+        .map_err(InitError::io(format!("chmod {}", path.display())))?;
+    let fd = nix::fcntl::open(
+        path,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| InitError::io(format!("open {}", path.display()))(e.into()))?;
+    Ok(fd)
+}
+
+fn write_id_maps(pid: i32, spec: &oci_spec::runtime::Spec) -> Result<(), InitError> {
+    let linux = spec.linux().as_ref();
+    let fmt = |maps: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| {
+        maps.map(|m| {
+            m.iter()
+                .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+                .collect::<String>()
+        })
+        .unwrap_or_default()
+    };
+    let uid = fmt(linux.and_then(|l| l.uid_mappings().as_ref()));
+    let gid = fmt(linux.and_then(|l| l.gid_mappings().as_ref()));
+    for (file, text, field) in [
+        ("uid_map", uid, "linux.uidMappings"),
+        ("gid_map", gid, "linux.gidMappings"),
+    ] {
+        if text.is_empty() {
+            continue;
+        }
+        let p = format!("/proc/{pid}/{file}");
+        std::fs::write(&p, text.as_bytes())
+            .map_err(InitError::io(format!("{field}: writing {p}")))?;
+    }
+    Ok(())
+}
+
+fn reap_intermediate(pid: i32) -> Result<(), InitError> {
+    use nix::sys::wait::{waitpid, WaitStatus};
+    match waitpid(nix::unistd::Pid::from_raw(pid), None) {
+        Ok(WaitStatus::Exited(_, 0)) => Ok(()),
+        Ok(other) => Err(InitError::Child {
+            stage: "intermediate".into(),
+            message: format!("exited abnormally: {other:?}"),
+        }),
+        Err(e) => Err(InitError::io("waitpid intermediate")(e.into())),
+    }
+}
+
+/// Field 22 of /proc/PID/stat: start time in clock ticks since boot.
+pub fn proc_start_time(pid: i32) -> std::io::Result<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    parse_stat(&s)
+        .map(|(_, start)| start)
+        .ok_or_else(|| std::io::Error::other("unparsable /proc/PID/stat"))
+}
+
+/// (state char, start time) from a /proc/PID/stat line. The comm field may hold
+/// spaces and parentheses, so split after the last ')'.
+pub fn parse_stat(s: &str) -> Option<(char, u64)> {
+    let rest = &s[s.rfind(')')? + 1..];
+    let mut f = rest.split_whitespace();
+    let state = f.next()?.chars().next()?;
+    // After the state come fields 4..: starttime is field 22, i.e. the 19th after state.
+    let start = f.nth(18)?.parse().ok()?;
+    Some((state, start))
+}
+
+fn owner_name() -> String {
+    let uid = nix::unistd::geteuid();
+    match nix::unistd::User::from_uid(uid) {
+        Ok(Some(u)) => u.name,
+        _ => uid.to_string(),
+    }
+}
+
+/// The host pid, digits only, no newline, written atomically (ENGINES.md "Contracts").
+fn write_pid_file(path: &Path, pid: i32) -> Result<(), InitError> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path.file_name().ok_or_else(|| {
+        InitError::Config(format!("--pid-file {}: not a file name", path.display()))
+    })?;
+    let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
+    std::fs::write(&tmp, pid.to_string())
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(InitError::io(format!("--pid-file {}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_with_hostile_comm() {
+        let line = "42 (a) b) (c) S 1 42 42 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 123456 1000 10";
+        assert_eq!(parse_stat(line), Some(('S', 123456)));
+        assert_eq!(parse_stat("garbage"), None);
+    }
+}

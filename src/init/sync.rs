@@ -1,0 +1,101 @@
+//! The parent/child sync protocol over one SOCK_SEQPACKET socketpair. The parent holds
+//! one end; the intermediate and then the container init hold the other. Each message
+//! is one JSON datagram.
+//!
+//! | step | from         | message             | answer (from parent) | when                          |
+//! |------|--------------|---------------------|----------------------|-------------------------------|
+//! | 1    | parent       | Go                  |                      | intermediate is in its cgroup |
+//! | 2    | intermediate | UserNsReady         | MapsWritten          | only with a new user ns       |
+//! | 3    | intermediate | InitPid{pid}        | Go (read by init)    | init cloned; intermediate exits |
+//! | 4    | init         | RunCreateRuntimeHooks | HooksDone          | rootfs mounted, before pivot  |
+//! | 5    | init         | Ready{warnings}     |                      | set up, about to wait on fifo |
+//! | any  | child        | Error{stage,message}|                      | then the child exits          |
+//!
+//! The parent sees EOF if every child holding the other end died.
+
+use serde::{Deserialize, Serialize};
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Msg {
+    Go,
+    UserNsReady,
+    MapsWritten,
+    InitPid { pid: i32 },
+    RunCreateRuntimeHooks,
+    HooksDone,
+    Ready { warnings: Vec<String> },
+    Error { stage: String, message: String },
+}
+
+/// Largest message accepted: errors are short, warnings few.
+const MAX_MSG: usize = 64 * 1024;
+
+pub fn pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+    socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(io::Error::from)
+}
+
+pub fn send(fd: BorrowedFd<'_>, msg: &Msg) -> io::Result<()> {
+    let bytes = serde_json::to_vec(msg).map_err(io::Error::other)?;
+    let n = nix::unistd::write(fd, &bytes).map_err(io::Error::from)?;
+    if n != bytes.len() {
+        return Err(io::Error::other("short write on sync socket"));
+    }
+    Ok(())
+}
+
+/// Receive one message; Ok(None) on EOF (the peer is gone).
+pub fn recv(fd: BorrowedFd<'_>) -> io::Result<Option<Msg>> {
+    let mut buf = vec![0u8; MAX_MSG];
+    loop {
+        match nix::unistd::read(fd, &mut buf) {
+            Ok(0) => return Ok(None),
+            Ok(n) => {
+                return serde_json::from_slice(&buf[..n])
+                    .map(Some)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+            }
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Receive and require `want`, turning a child's Error into Err.
+pub fn expect(fd: BorrowedFd<'_>, want: &Msg) -> io::Result<()> {
+    match recv(fd)? {
+        Some(m) if &m == want => Ok(()),
+        Some(m) => Err(io::Error::other(format!(
+            "sync: expected {want:?}, got {m:?} (fd {})",
+            fd.as_raw_fd()
+        ))),
+        None => Err(io::Error::other("sync: peer closed the socket")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn messages_round_trip_as_datagrams() {
+        let (a, b) = pair().unwrap();
+        send(a.as_fd(), &Msg::InitPid { pid: 7 }).unwrap();
+        send(a.as_fd(), &Msg::Go).unwrap();
+        assert_eq!(recv(b.as_fd()).unwrap(), Some(Msg::InitPid { pid: 7 }));
+        expect(b.as_fd(), &Msg::Go).unwrap();
+        send(a.as_fd(), &Msg::HooksDone).unwrap();
+        assert!(expect(b.as_fd(), &Msg::Go).is_err());
+        drop(a);
+        assert_eq!(recv(b.as_fd()).unwrap(), None);
+    }
+}

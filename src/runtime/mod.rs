@@ -1,0 +1,13 @@
+//! One function per verb: orchestration only. Each reads like the lifecycle step it is.
+
+mod container;
+pub mod create;
+pub mod delete;
+pub mod kill;
+pub mod list;
+pub mod run;
+pub mod spec;
+pub mod start;
+pub mod state;
+
+pub use container::Container;

@@ -1,0 +1,89 @@
+use super::Container;
+use crate::error::{Error, Result};
+use crate::state::{allowed, Op, Status};
+use crate::store::{self, Store};
+use crate::sys;
+use nix::fcntl::OFlag;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use std::os::fd::AsFd;
+
+pub fn start(store: &Store, id: &str) -> Result<()> {
+    let c = Container::open(store, id)?;
+    start_container(&c)
+}
+
+/// Release the init waiting on the exec fifo, then run poststart hooks.
+pub fn start_container(c: &Container) -> Result<()> {
+    let status = c.status();
+    if !allowed(Op::Start, status) {
+        return Err(Error::WrongState {
+            op: "start",
+            id: c.id().to_string(),
+            status,
+            hint: ", not created",
+        });
+    }
+    let record = c.record()?;
+    if c.config()?.process().is_none() {
+        return Err(Error::Usage(
+            "process: not set in config.json, nothing to start".into(),
+        ));
+    }
+    let fifo_path = c.entry.path(store::EXEC_FIFO);
+    let pidfd = c.init_pidfd().ok_or_else(|| Error::WrongState {
+        op: "start",
+        id: c.id().to_string(),
+        status: Status::Stopped,
+        hint: "",
+    })?;
+    let fifo = nix::fcntl::open(
+        &fifo_path,
+        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| Error::io(format!("open {}", fifo_path.display()))(e.into()))?;
+    // Wait for the init's byte, or for the init to die.
+    loop {
+        let mut fds = [
+            PollFd::new(fifo.as_fd(), PollFlags::POLLIN),
+            PollFd::new(pidfd.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(Error::io("poll exec fifo")(e.into())),
+            Ok(_) => {}
+        }
+        let fifo_ready = fds[0]
+            .revents()
+            .is_some_and(|r| r.contains(PollFlags::POLLIN));
+        if fifo_ready {
+            let mut b = [0u8; 1];
+            match nix::unistd::read(&fifo, &mut b) {
+                Ok(1) => break,
+                Ok(_) | Err(nix::errno::Errno::EAGAIN) => {}
+                Err(e) => return Err(Error::io("read exec fifo")(e.into())),
+            }
+        }
+        if fds[1].revents().is_some_and(|r| !r.is_empty()) {
+            return Err(Error::WrongState {
+                op: "start",
+                id: c.id().to_string(),
+                status: Status::Stopped,
+                hint: " (its init exited before start)",
+            });
+        }
+    }
+    let _ = std::fs::remove_file(&fifo_path);
+
+    let spec = c.config()?;
+    if let Some(h) = spec.hooks().as_ref().and_then(|h| h.poststart().as_ref()) {
+        let st = serde_json::to_vec(&record.public(Status::Running))
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        if let Err(e) = crate::hooks::run_all("poststart", h, &st) {
+            // runtime.md step 9: a failing poststart hook stops the container.
+            let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+            return Err(e.into());
+        }
+    }
+    Ok(())
+}
