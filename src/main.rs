@@ -22,14 +22,8 @@ fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
     }
     let store = Store::new(&cli.root);
     match cmd {
-        Command::Create(a) => {
-            prepare_fds(a.preserve_fds);
-            runtime::create::create(&store, a).map(|_| 0)
-        }
-        Command::Run(a) => {
-            prepare_fds(a.create.preserve_fds);
-            runtime::run::run(&store, a)
-        }
+        Command::Create(a) => runtime::create::create(&store, a).map(|_| 0),
+        Command::Run(a) => runtime::run::run(&store, a),
         Command::Start { id } => runtime::start::start(&store, id).map(|_| 0),
         Command::State { id } => {
             let s = runtime::state::state(&store, id)?;
@@ -59,6 +53,11 @@ fn prepare_fds(preserve: u32) {
 
 fn main() {
     let cli = Cli::parse();
+    match &cli.command {
+        Some(Command::Create(a)) => prepare_fds(a.preserve_fds),
+        Some(Command::Run(a)) => prepare_fds(a.create.preserve_fds),
+        _ => {}
+    }
     berth::log::init(cli.log.as_deref(), cli.log_format, cli.debug);
     if cli.version {
         print!("{}", version());

@@ -14,12 +14,19 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
+/// Set once the parent has been told Ready (and may have exited).
+static READY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Runs in the cloned init; never returns.
 pub fn run(ctx: &Ctx<'_>, sock: &OwnedFd) -> ! {
     let err = match steps(ctx, sock) {
         Ok(never) => match never {},
         Err(e) => e,
     };
+    if READY.load(std::sync::atomic::Ordering::Relaxed) {
+        // After Ready nobody reads the socket: the container's stderr is the only witness.
+        eprintln!("berth: {}: {}", err.stage, err.message);
+    }
     let _ = sync::send(
         sock.as_fd(),
         &Msg::Error {
@@ -90,10 +97,10 @@ fn steps(ctx: &Ctx<'_>, sock: &OwnedFd) -> StageResult<Infallible> {
     }
     rootfs::finalize(spec)?;
     apply_sysctl(spec)?;
-    if let Some(h) = spec.hostname() {
+    if let Some(h) = spec.hostname().as_ref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).stage_with("hostname", || format!("hostname {h:?}"))?;
     }
-    if let Some(d) = spec.domainname() {
+    if let Some(d) = spec.domainname().as_ref().filter(|d| !d.is_empty()) {
         sys::set_domainname(d).stage_with("hostname", || format!("domainname {d:?}"))?;
     }
     if !ctx.no_new_keyring {
@@ -185,7 +192,9 @@ fn apply_sysctl(spec: &Spec) -> StageResult<()> {
     };
     for (key, value) in map {
         let field = || format!("linux.sysctl[{key:?}]");
-        let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        let rel = crate::spec::validate::sysctl_proc_path(key)
+            .map_err(|m| stage_err("sysctl", format!("{}: {m}", field())))?;
+        let path = format!("/proc/sys/{rel}");
         let fd = nix::fcntl::open(
             path.as_str(),
             OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW | OFlag::O_TRUNC,

@@ -40,22 +40,11 @@ pub fn clone_flag(t: LinuxNamespaceType) -> CloneFlags {
     }
 }
 
-/// The spec's name of a namespace type.
-pub fn ns_name(t: LinuxNamespaceType) -> &'static str {
-    match t {
-        LinuxNamespaceType::Mount => "mount",
-        LinuxNamespaceType::Cgroup => "cgroup",
-        LinuxNamespaceType::Uts => "uts",
-        LinuxNamespaceType::Ipc => "ipc",
-        LinuxNamespaceType::User => "user",
-        LinuxNamespaceType::Pid => "pid",
-        LinuxNamespaceType::Network => "network",
-        LinuxNamespaceType::Time => "time",
-    }
-}
-
 fn ns_field(t: LinuxNamespaceType) -> String {
-    format!("linux.namespaces[type={}]", ns_name(t))
+    format!(
+        "linux.namespaces[type={}]",
+        crate::spec::validate::namespace_name(t)
+    )
 }
 
 /// The order namespaces given by path are joined: user first (it grants the rights to
@@ -137,7 +126,10 @@ fn stage(ctx: &Ctx<'_>, sock: &OwnedFd) -> StageResult<()> {
     }
     if !flags.is_empty() {
         nix::sched::unshare(flags).stage_with("unshare", || {
-            let names: Vec<String> = new.iter().map(|t| ns_name(*t).to_string()).collect();
+            let names: Vec<String> = new
+                .iter()
+                .map(|t| crate::spec::validate::namespace_name(*t).to_string())
+                .collect();
             format!("linux.namespaces ({})", names.join(","))
         })?;
     }

@@ -187,6 +187,8 @@ struct WalkState {
     failure: Option<(String, String)>,
     /// The top-level `ociVersion` string, if there is one.
     version: Option<String>,
+    /// The document is a JSON object (serde would also take a struct from an array).
+    root_is_object: bool,
 }
 
 struct Walk<'a> {
@@ -256,6 +258,9 @@ impl<'de> Visitor<'de> for Walk<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        if matches!(self.at, Seg::Root) {
+            self.state.borrow_mut().root_is_object = true;
+        }
         let mut n = 0usize;
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             if n == MAX_ENTRIES {
@@ -302,6 +307,12 @@ fn shape_pass(bytes: &[u8]) -> Result<Option<String>, SpecError> {
         return Err(SpecError::Parse { field, reason });
     }
     walked.map_err(|e| friendly(String::new(), &e))?;
+    if !state.root_is_object {
+        return Err(SpecError::Parse {
+            field: "(top level)".into(),
+            reason: "config.json must be a JSON object".into(),
+        });
+    }
     Ok(state.version)
 }
 
@@ -610,6 +621,14 @@ mod tests {
         assert!(reason.starts_with("not valid JSON"), "{reason}");
         let (_, reason) = parse_err_bytes(b"{\"ociVersion\": \"1.0.0\"} trailing");
         assert!(reason.starts_with("not valid JSON"), "{reason}");
+    }
+
+    #[test]
+    fn top_level_must_be_an_object() {
+        // serde would read a struct from an array ("ociVersion" first, ...).
+        let (field, reason) = parse_err_bytes(br#"["1.3.0", {"path": "rootfs"}]"#);
+        assert_eq!(field, "(top level)");
+        assert!(reason.contains("JSON object"), "{reason}");
     }
 
     #[test]

@@ -1727,6 +1727,10 @@ mod tests {
         assert_eq!(failing_field(&mount(empty)), "mounts[0].destination");
         let nul = json!({"destination": "/a\u{0}", "type": "tmpfs"});
         assert_eq!(failing_field(&mount(nul)), "mounts[0].destination");
+        let nul = json!({"destination": "/a", "type": "tmp\u{0}fs"});
+        assert_eq!(failing_field(&mount(nul)), "mounts[0].type");
+        let nul = json!({"destination": "/a", "type": "tmpfs", "source": "x\u{0}"});
+        assert_eq!(failing_field(&mount(nul)), "mounts[0].source");
     }
 
     #[test]
@@ -1802,7 +1806,14 @@ mod tests {
 
     #[test]
     fn cgroups_path_no_dotdot() {
-        for bad in ["/../x", "a/../../b", "..", "system.slice:..:x", "/a/.."] {
+        for bad in [
+            "/../x",
+            "a/../../b",
+            "..",
+            "system.slice:..:x",
+            "/a/..",
+            "/a\u{0}",
+        ] {
             let v = with(base(), "/linux/cgroupsPath", json!(bad));
             assert_eq!(failing_field(&v), "linux.cgroupsPath", "{bad:?}");
         }
