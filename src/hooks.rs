@@ -44,6 +44,15 @@ pub fn run_all(kind: &'static str, hooks: &[Hook], state_json: &[u8]) -> Result<
     Ok(())
 }
 
+/// Run every hook of `kind`, whatever the others did; return the failures.
+pub fn run_each(kind: &'static str, hooks: &[Hook], state_json: &[u8]) -> Vec<HookError> {
+    hooks
+        .iter()
+        .enumerate()
+        .filter_map(|(index, hook)| run_one(kind, index, hook, state_json).err())
+        .collect()
+}
+
 fn run_one(kind: &'static str, index: usize, hook: &Hook, state: &[u8]) -> Result<(), HookError> {
     let path = hook.path().display().to_string();
     let spawn_err = |source| HookError::Spawn {
@@ -180,6 +189,18 @@ mod tests {
         let e = run_all("poststart", &[h], b"{}").unwrap_err();
         assert!(matches!(e, HookError::Timeout { secs: 1, .. }), "{e}");
         assert!(t.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn run_each_goes_on_after_a_failure() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let script = format!("echo ran >> {}", out.display());
+        let bad = hook("/bin/sh", &["sh", "-c", "exit 1"], &[], None);
+        let good = hook("/bin/sh", &["sh", "-c", &script], &[], None);
+        let errs = run_each("poststop", &[bad, good], b"{}");
+        assert_eq!(errs.len(), 1);
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "ran\n");
     }
 
     #[test]

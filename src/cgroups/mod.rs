@@ -2,6 +2,8 @@
 //! it, placing the init in it, listing and removing it. Writing `linux.resources`
 //! values is the business of the controllers (issue 3); this file is the layout.
 
+pub mod devices;
+
 use std::fs;
 use std::io;
 use std::path::{Component, Path, PathBuf};
@@ -119,12 +121,15 @@ pub fn unescape_mountinfo(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The parent of containers without linux.cgroupsPath.
+pub const DEFAULT_PARENT: &str = "berth";
+
 /// The container's cgroup path (relative to each hierarchy's root): `linux.cgroupsPath`
 /// when given (absolute, or relative to the hierarchy root like runc's cgroupfs
 /// driver), else `/berth/<id>`. `..` is refused (SECURITY.md attack 18).
 pub fn container_path(cgroups_path: Option<&Path>, id: &str) -> Result<String, CgroupError> {
     let Some(p) = cgroups_path else {
-        return Ok(format!("/berth/{id}"));
+        return Ok(format!("/{DEFAULT_PARENT}/{id}"));
     };
     let mut out = String::new();
     for c in p.components() {
@@ -140,7 +145,7 @@ pub fn container_path(cgroups_path: Option<&Path>, id: &str) -> Result<String, C
         }
     }
     if out.is_empty() {
-        return Ok(format!("/berth/{id}"));
+        return Ok(format!("/{DEFAULT_PARENT}/{id}"));
     }
     Ok(out)
 }
@@ -170,9 +175,35 @@ impl Cgroup {
     /// that a task can be added at all.
     pub fn create(&self) -> Result<(), CgroupError> {
         for (h, dir) in &self.dirs {
-            fs::create_dir_all(dir).map_err(io_err(dir))?;
+            // A concurrent delete may rmdir the shared default parent between our
+            // two mkdirs: try again.
+            let mut tries = 0;
+            while let Err(e) = fs::create_dir_all(dir) {
+                tries += 1;
+                if e.kind() != io::ErrorKind::NotFound || tries > 3 {
+                    return Err(io_err(dir)(e));
+                }
+            }
             if !h.v2 && h.controllers.iter().any(|c| c == "cpuset") {
                 fill_cpuset(&h.mount_point, dir)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Apply device rules to v1 `devices` hierarchies. (cgroup v2 needs an eBPF
+    /// program; that is the cgroup work of issue 3.)
+    pub fn apply_devices(&self, rules: &[devices::Rule]) -> Result<(), CgroupError> {
+        for (h, dir) in &self.dirs {
+            if h.v2 || !h.controllers.iter().any(|c| c == "devices") {
+                continue;
+            }
+            for (file, line) in devices::v1_writes(rules) {
+                let f = dir.join(file);
+                fs::write(&f, &line).map_err(|e| CgroupError::Io {
+                    path: f.clone(),
+                    source: io::Error::new(e.kind(), format!("writing {line:?}: {e}")),
+                })?;
             }
         }
         Ok(())
@@ -222,6 +253,10 @@ impl Cgroup {
         let deadline = Instant::now() + timeout;
         for (_, dir) in &self.dirs {
             remove_tree(dir, deadline)?;
+            // berth made the default parent; it goes when its last container does.
+            if let Some(parent) = dir.parent().filter(|p| p.ends_with(DEFAULT_PARENT)) {
+                let _ = fs::remove_dir(parent);
+            }
         }
         Ok(())
     }

@@ -95,8 +95,9 @@ fn steps(ctx: &Ctx<'_>, sock: &OwnedFd) -> StageResult<Infallible> {
     if let Some(console) = ctx.console {
         setup_console(console, process)?;
     }
-    rootfs::finalize(spec)?;
+    // Before finalize: /proc/sys is usually among the read-only paths.
     apply_sysctl(spec)?;
+    rootfs::finalize(spec)?;
     if let Some(h) = spec.hostname().as_ref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).stage_with("hostname", || format!("hostname {h:?}"))?;
     }
@@ -156,23 +157,26 @@ fn steps(ctx: &Ctx<'_>, sock: &OwnedFd) -> StageResult<Infallible> {
     )
     .stage("sync")?;
 
-    // Blocks until `start` opens the fifo for reading.
+    // Blocks until `start` opens the fifo for reading. The fd stays open (CLOEXEC)
+    // until execve, so `start` sees EOF exactly when the program replaced us.
     let fifo = nix::fcntl::open(
         fd_path(ctx.fifo).as_path(),
         OFlag::O_WRONLY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
     .stage("exec fifo")?;
-    nix::unistd::write(&fifo, b"0").stage("exec fifo")?;
-    drop(fifo);
-
     if let Some(h) = spec
         .hooks()
         .as_ref()
         .and_then(|h| h.start_container().as_ref())
     {
-        crate::hooks::run_all("startContainer", h, &state_json(ctx, "created")).stage("hooks")?;
+        if let Err(e) = crate::hooks::run_all("startContainer", h, &state_json(ctx, "created")) {
+            // `start` reports what it reads here instead of the go-ahead byte.
+            let _ = nix::unistd::write(&fifo, e.to_string().as_bytes());
+            return Err(e).stage("hooks");
+        }
     }
+    nix::unistd::write(&fifo, b"0").stage("exec fifo")?;
     for fd in 3..first_closed {
         sys::clear_cloexec(fd as i32).stage_with("exec", || format!("--preserve-fds: fd {fd}"))?;
     }

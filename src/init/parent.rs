@@ -133,6 +133,15 @@ pub fn create(store: &Store, opts: CreateOpts) -> Result<Created, InitError> {
         )));
     }
 
+    let device_rules = cgroups::devices::rules(
+        linux
+            .and_then(|l| l.resources().as_ref())
+            .and_then(|r| r.devices().as_deref())
+            .unwrap_or(&[]),
+        linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]),
+    );
+    cgroup.apply_devices(&device_rules)?;
+
     let fifo = make_exec_fifo(&fifo_path)?;
     let console = match (&opts.console_socket, terminal) {
         (Some(p), true) => Some(

@@ -64,7 +64,9 @@ fn destroy(c: Container) -> Result<()> {
     if let (Ok(spec), Some(r)) = (c.config(), c.record.as_ref()) {
         if let Some(h) = spec.hooks().as_ref().and_then(|h| h.poststop().as_ref()) {
             let st = serde_json::to_vec(&r.public(Status::Stopped)).unwrap_or_default();
-            if let Err(e) = crate::hooks::run_all("poststop", h, &st) {
+            // runtime.md step 13: a failing poststop hook is a warning, and the
+            // remaining hooks still run.
+            for e in crate::hooks::run_each("poststop", h, &st) {
                 crate::log::warn(&e.to_string());
             }
         }

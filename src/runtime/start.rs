@@ -42,7 +42,12 @@ pub fn start_container(c: &Container) -> Result<()> {
         nix::sys::stat::Mode::empty(),
     )
     .map_err(|e| Error::io(format!("open {}", fifo_path.display()))(e.into()))?;
-    // Wait for the init's byte, or for the init to die.
+    // The init writes "0" once startContainer hooks passed (or their error instead),
+    // then closes its end by exec: EOF means the user's program is running.
+    let mut got: Vec<u8> = Vec::new();
+    // Phase 1: wait for the first bytes, or for the init to die. (A FIFO reader gets
+    // no POLLHUP from a writer that was already waiting when it opened, so EOF is
+    // not polled for.)
     loop {
         let mut fds = [
             PollFd::new(fifo.as_fd(), PollFlags::POLLIN),
@@ -53,24 +58,42 @@ pub fn start_container(c: &Container) -> Result<()> {
             Err(e) => return Err(Error::io("poll exec fifo")(e.into())),
             Ok(_) => {}
         }
-        let fifo_ready = fds[0]
+        if fds[0]
             .revents()
-            .is_some_and(|r| r.contains(PollFlags::POLLIN));
-        if fifo_ready {
-            let mut b = [0u8; 1];
-            match nix::unistd::read(&fifo, &mut b) {
-                Ok(1) => break,
-                Ok(_) | Err(nix::errno::Errno::EAGAIN) => {}
-                Err(e) => return Err(Error::io("read exec fifo")(e.into())),
-            }
+            .is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP))
+        {
+            break;
         }
         if fds[1].revents().is_some_and(|r| !r.is_empty()) {
+            break;
+        }
+    }
+    // Phase 2: a blocking read returns 0 only once every writer is gone, which for
+    // the init's CLOEXEC fd means execve happened (or the init died).
+    nix::fcntl::fcntl(&fifo, nix::fcntl::FcntlArg::F_SETFL(OFlag::empty()))
+        .map_err(|e| Error::io("exec fifo")(e.into()))?;
+    let mut b = [0u8; 4096];
+    loop {
+        match nix::unistd::read(&fifo, &mut b) {
+            Ok(0) => break,
+            Ok(n) if got.len() < 64 * 1024 => got.extend_from_slice(&b[..n]),
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(Error::io("read exec fifo")(e.into())),
+        }
+    }
+    match got.as_slice() {
+        b"0" => {}
+        [] => {
             return Err(Error::WrongState {
                 op: "start",
                 id: c.id().to_string(),
                 status: Status::Stopped,
                 hint: " (its init exited before start)",
-            });
+            })
+        }
+        msg => {
+            let _ = std::fs::remove_file(&fifo_path);
+            return Err(Error::Usage(String::from_utf8_lossy(msg).into_owned()));
         }
     }
     let _ = std::fs::remove_file(&fifo_path);
