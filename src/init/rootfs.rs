@@ -28,62 +28,94 @@ pub enum Kind {
 }
 
 /// Open `path` inside `root` (O_PATH), creating missing directories (0755) and, for
-/// `Kind::File`, an empty last component. Nothing is ever created outside `root`.
+/// `Kind::File`, an empty last component. Symlinks met on the way are followed as the
+/// kernel would with `root` as `/` (absolute targets restart at `root`, `..` stops
+/// there), so a dangling link in the image makes berth create inside the rootfs what
+/// the link names, never anything outside it.
 pub fn resolve_or_create(root: BorrowedFd<'_>, path: &Path, kind: Kind) -> io::Result<OwnedFd> {
+    use std::collections::VecDeque;
+    use std::ffi::OsString;
     match sys::openat2_in_root(root, path, libc::O_PATH, 0) {
         Ok(fd) => return Ok(fd),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
-    let comps: Vec<&std::ffi::OsStr> = path
-        .components()
-        .filter_map(|c| match c {
-            Component::Normal(n) => Some(n),
-            _ => None,
-        })
-        .collect();
-    let Some((last, parents)) = comps.split_last() else {
-        return sys::openat2_in_root(root, Path::new("/"), libc::O_PATH, 0);
-    };
-    let mut prefix = PathBuf::from("/");
-    let mut dir = sys::openat2_in_root(root, &prefix, libc::O_PATH | libc::O_DIRECTORY, 0)?;
-    for name in parents {
-        prefix.push(name);
-        dir = open_or_mkdir(root, dir.as_fd(), &prefix, name)?;
+    fn comps(p: &Path) -> Vec<OsString> {
+        p.components()
+            .filter_map(|c| match c {
+                Component::Normal(n) => Some(n.to_os_string()),
+                Component::ParentDir => Some(OsString::from("..")),
+                _ => None,
+            })
+            .collect()
     }
-    prefix.push(last);
-    match kind {
-        Kind::Dir => open_or_mkdir(root, dir.as_fd(), &prefix, last),
-        Kind::File => {
-            match nix::fcntl::openat(
-                dir.as_fd(),
-                *last,
-                OFlag::O_CREAT
-                    | OFlag::O_EXCL
-                    | OFlag::O_NOFOLLOW
-                    | OFlag::O_WRONLY
-                    | OFlag::O_CLOEXEC,
-                Mode::from_bits_truncate(0o644),
-            ) {
-                Ok(_) | Err(nix::errno::Errno::EEXIST) => {}
-                Err(e) => return Err(e.into()),
+    let mut todo: VecDeque<OsString> = comps(path).into();
+    let mut cur = PathBuf::from("/");
+    let mut links = 0;
+    while let Some(name) = todo.pop_front() {
+        if name == ".." {
+            cur.pop();
+            continue;
+        }
+        let last = todo.is_empty();
+        let parent = sys::openat2_in_root(root, &cur, libc::O_PATH | libc::O_DIRECTORY, 0)?;
+        let fmt = nix::sys::stat::fstatat(
+            parent.as_fd(),
+            name.as_os_str(),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .map(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT);
+        match fmt {
+            Ok(SFlag::S_IFLNK) => {
+                links += 1;
+                if links > 40 {
+                    return Err(io::Error::from_raw_os_error(libc::ELOOP));
+                }
+                let target =
+                    PathBuf::from(nix::fcntl::readlinkat(parent.as_fd(), name.as_os_str())?);
+                if target.is_absolute() {
+                    cur = PathBuf::from("/");
+                }
+                for c in comps(&target).into_iter().rev() {
+                    todo.push_front(c);
+                }
             }
-            sys::openat2_in_root(root, &prefix, libc::O_PATH, 0)
+            Ok(f) => {
+                if !last && f != SFlag::S_IFDIR {
+                    return Err(io::Error::from_raw_os_error(libc::ENOTDIR));
+                }
+                cur.push(&name);
+            }
+            Err(nix::errno::Errno::ENOENT) => {
+                let made = if last && kind == Kind::File {
+                    nix::fcntl::openat(
+                        parent.as_fd(),
+                        name.as_os_str(),
+                        OFlag::O_CREAT
+                            | OFlag::O_EXCL
+                            | OFlag::O_NOFOLLOW
+                            | OFlag::O_WRONLY
+                            | OFlag::O_CLOEXEC,
+                        Mode::from_bits_truncate(0o644),
+                    )
+                    .map(drop)
+                } else {
+                    nix::sys::stat::mkdirat(
+                        parent.as_fd(),
+                        name.as_os_str(),
+                        Mode::from_bits_truncate(0o755),
+                    )
+                };
+                match made {
+                    Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                cur.push(&name);
+            }
+            Err(e) => return Err(e.into()),
         }
     }
-}
-
-fn open_or_mkdir(
-    root: BorrowedFd<'_>,
-    parent: BorrowedFd<'_>,
-    full: &Path,
-    name: &std::ffi::OsStr,
-) -> io::Result<OwnedFd> {
-    match nix::sys::stat::mkdirat(parent, name, Mode::from_bits_truncate(0o755)) {
-        Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
-        Err(e) => return Err(e.into()),
-    }
-    sys::openat2_in_root(root, full, libc::O_PATH | libc::O_DIRECTORY, 0)
+    sys::openat2_in_root(root, &cur, libc::O_PATH, 0)
 }
 
 fn is_dir(fd: BorrowedFd<'_>) -> io::Result<bool> {

@@ -1,0 +1,158 @@
+//! SECURITY.md attacks against the rootfs setup (2, 3, 7, 8): an image that plants
+//! symlinks where berth mounts, mkdirs or creates devices must never make berth touch
+//! the host. Each test fails if the in-root resolution (openat2 RESOLVE_IN_ROOT in
+//! src/init/rootfs.rs) were replaced by plain path joins.
+
+#[macro_use]
+mod common;
+
+use common::Ctx;
+use serde_json::json;
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::Path;
+
+fn mountinfo() -> String {
+    fs::read_to_string("/proc/self/mountinfo").unwrap()
+}
+
+/// Names in `dir`, sorted, or empty if it is gone.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().into_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Attack 7 and 8: bind destinations through absolute, relative and dangling symlinks
+/// land inside the rootfs; the host directory they point at gains nothing.
+#[test]
+fn bind_destinations_through_symlinks_stay_in_rootfs() {
+    require_root!();
+    let ctx = Ctx::new("atk-symlink-dest");
+    let host_target = ctx.mkdir("host-target");
+    fs::write(host_target.join("keep"), "host").unwrap();
+    let src = ctx.mkdir("src");
+    fs::write(src.join("payload"), "from-src").unwrap();
+    let mut b = ctx.bundle(&[
+        "sh",
+        "-c",
+        "cat /abs/payload /rel/payload /dangling/sub/payload",
+    ]);
+    let rootfs = b.rootfs();
+    // Absolute link to the host dir, relative link climbing out, dangling link into it.
+    symlink(&host_target, rootfs.join("abs")).unwrap();
+    symlink(
+        "../../../../../../../../..".to_string() + host_target.to_str().unwrap(),
+        rootfs.join("rel"),
+    )
+    .unwrap();
+    let other = ctx.mkdir("other-host-dir");
+    symlink(other.join("newdir"), rootfs.join("dangling")).unwrap();
+    for dest in ["/abs", "/rel", "/dangling/sub"] {
+        b.add_bind(&src, dest, &[]);
+    }
+    b.save();
+    let out = ctx.run(&b, &ctx.id("c"));
+    out.expect_ok();
+    assert_eq!(out.stdout, "from-srcfrom-srcfrom-src");
+    assert_eq!(listing(&host_target), vec!["keep"], "host dir was touched");
+    assert!(
+        listing(&other).is_empty(),
+        "dangling link target created on the host"
+    );
+    // The dangling link was resolved inside the rootfs and created there.
+    assert!(rootfs
+        .join(other.strip_prefix("/").unwrap())
+        .join("newdir/sub")
+        .is_dir());
+}
+
+/// Attack 2: /proc in the image is a symlink (absolute or relative): create fails and
+/// nothing is mounted on the host.
+#[test]
+fn proc_symlink_in_image_is_refused() {
+    require_root!();
+    let ctx = Ctx::new("atk-proc-link");
+    for (tag, target) in [("abs", "/tmp/fakeproc"), ("rel", "tmp/fakeproc")] {
+        let b = ctx.bundle(&["true"]);
+        let rootfs = b.rootfs();
+        fs::create_dir_all(rootfs.join("tmp/fakeproc")).unwrap();
+        fs::remove_dir_all(rootfs.join("proc")).ok();
+        // A file named like the link's target would be where a naive runtime mounts.
+        symlink(target, rootfs.join("proc")).unwrap();
+        fs::write(rootfs.join("tmp/marker"), "x").unwrap();
+        // proc on a directory reached through a symlink inside the rootfs is fine;
+        // on a link to a file it must fail.
+        fs::remove_dir(rootfs.join("tmp/fakeproc")).unwrap();
+        fs::write(rootfs.join("tmp/fakeproc"), "not a dir").unwrap();
+        b.save();
+        let before = mountinfo();
+        let out = ctx.run(&b, &ctx.id(tag));
+        out.expect_err();
+        assert!(
+            out.stderr.contains("not a directory"),
+            "{tag}: {}",
+            out.stderr
+        );
+        assert_eq!(mountinfo(), before, "{tag}: host mounts changed");
+        assert!(
+            !ctx.state_dir(&ctx.id(tag)).exists(),
+            "{tag}: state left behind"
+        );
+    }
+}
+
+/// Attack 3: the image's /dev is a symlink to a host directory; that directory is
+/// byte-identical afterwards (device nodes and links went inside the rootfs).
+#[test]
+fn dev_symlink_to_host_dir_is_not_followed() {
+    require_root!();
+    let ctx = Ctx::new("atk-dev-link");
+    let host_dev = ctx.mkdir("host-dev");
+    fs::write(host_dev.join("sentinel"), "s").unwrap();
+    let mut b = ctx.bundle(&["sh", "-c", "test -c /dev/null && echo ok"]);
+    // No /dev tmpfs: berth creates the default devices in the image's /dev itself.
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    mounts.retain(|m| !m["destination"].as_str().unwrap_or("").starts_with("/dev"));
+    let rootfs = b.rootfs();
+    fs::remove_dir_all(rootfs.join("dev")).ok();
+    symlink(&host_dev, rootfs.join("dev")).unwrap();
+    b.save();
+    let out = ctx.run(&b, &ctx.id("c"));
+    out.expect_ok();
+    assert_eq!(out.stdout, "ok\n");
+    assert_eq!(
+        listing(&host_dev),
+        vec!["sentinel"],
+        "host dir gained entries"
+    );
+}
+
+/// Attack 4: /dev/null replaced by a symlink to a host file, with maskedPaths set: the
+/// symlink is replaced by the real device (default devices) or, for a regular file in
+/// a bind-mounted /dev, masking is refused; the target is never written.
+#[test]
+fn masking_needs_the_real_null_device() {
+    require_root!();
+    let ctx = Ctx::new("atk-devnull");
+    let devdir = ctx.mkdir("devdir");
+    fs::write(devdir.join("null"), "I am not a device").unwrap();
+    let mut b = ctx.bundle(&["true"]);
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    mounts.retain(|m| m["destination"] != "/dev");
+    b.add_bind(&devdir, "/dev", &["rbind"]);
+    b.config["linux"]["maskedPaths"] = json!(["/proc/kcore", "/proc/keys", "/proc/timer_list"]);
+    b.save();
+    let out = ctx.run(&b, &ctx.id("c"));
+    out.expect_err();
+    assert!(out.stderr.contains("not the null device"), "{}", out.stderr);
+    assert_eq!(
+        fs::read_to_string(devdir.join("null")).unwrap(),
+        "I am not a device"
+    );
+}
