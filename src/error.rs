@@ -29,6 +29,9 @@ pub enum Error {
     },
     #[error("{0}")]
     Usage(String),
+    /// A startContainer or poststart hook failed: the container was destroyed.
+    #[error("{0}")]
+    StartHook(String),
     #[error("{what}: {source}")]
     Io {
         what: String,

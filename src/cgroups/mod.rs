@@ -405,8 +405,18 @@ mod tests {
         cg.remove(Duration::from_millis(10)).unwrap();
         assert!(!dir.exists());
         assert!(
-            tmp.path().join("berth").is_dir(),
-            "parent is not ours to remove"
+            !tmp.path().join("berth").exists(),
+            "berth's empty default parent goes too"
+        );
+
+        // A parent named by linux.cgroupsPath belongs to the caller: it stays.
+        let mine = Cgroup::new(&layout, "/engine/y");
+        mine.create().unwrap();
+        mine.remove(Duration::from_millis(10)).unwrap();
+        assert!(!tmp.path().join("engine/y").exists());
+        assert!(
+            tmp.path().join("engine").is_dir(),
+            "the caller's parent is not ours to remove"
         );
     }
 }

@@ -53,6 +53,9 @@ struct Cleanup {
     entry: Option<Entry>,
     cgroup: Option<Cgroup>,
     children: Vec<(i32, Option<OwnedFd>)>,
+    /// Set when a create-time hook failed: runtime.md continues the lifecycle at
+    /// step 12, so poststop hooks run (step 13) with this state.
+    poststop: Option<(Vec<oci_spec::runtime::Hook>, Vec<u8>)>,
 }
 
 impl Cleanup {
@@ -73,6 +76,11 @@ impl Drop for Cleanup {
         if let Some(cg) = self.cgroup.take() {
             if let Err(e) = cg.remove(Duration::from_secs(5)) {
                 crate::log::warn(&format!("cleanup after failed create: {e}"));
+            }
+        }
+        if let Some((hooks, state)) = self.poststop.take() {
+            for e in crate::hooks::run_each("poststop", &hooks, &state) {
+                crate::log::warn(&e.to_string());
             }
         }
         if let Some(entry) = self.entry.take() {
@@ -114,6 +122,7 @@ pub fn create(store: &Store, opts: CreateOpts) -> Result<Created, InitError> {
         entry: None,
         cgroup: None,
         children: Vec::new(),
+        poststop: None,
     };
     let config = serde_json::to_vec(spec).map_err(|e| InitError::Config(e.to_string()))?;
     entry.write_atomic(store::CONFIG_FILE, &config)?;
@@ -224,17 +233,33 @@ pub fn create(store: &Store, opts: CreateOpts) -> Result<Created, InitError> {
                 let st = serde_json::to_vec(&record.public(Status::Creating))
                     .map_err(|e| InitError::Config(e.to_string()))?;
                 if let Some(h) = hooks {
-                    crate::hooks::run_all("prestart", h.prestart().as_deref().unwrap_or(&[]), &st)?;
-                    crate::hooks::run_all(
-                        "createRuntime",
-                        h.create_runtime().as_deref().unwrap_or(&[]),
+                    let r = crate::hooks::run_all(
+                        "prestart",
+                        h.prestart().as_deref().unwrap_or(&[]),
                         &st,
-                    )?;
+                    )
+                    .and_then(|_| {
+                        crate::hooks::run_all(
+                            "createRuntime",
+                            h.create_runtime().as_deref().unwrap_or(&[]),
+                            &st,
+                        )
+                    });
+                    if let Err(e) = r {
+                        guard.poststop = poststop_plan(hooks, &record);
+                        return Err(e.into());
+                    }
                 }
                 sync::send(sock, &Msg::HooksDone).map_err(InitError::io("sync"))?;
             }
             Some(Msg::Ready { warnings }) => break warnings,
-            Some(Msg::Error { stage, message }) => return Err(InitError::Child { stage, message }),
+            Some(Msg::Error { stage, message }) => {
+                // A failing createContainer hook: continue at step 12, so poststop too.
+                if stage == "hooks" {
+                    guard.poststop = poststop_plan(hooks, &record);
+                }
+                return Err(InitError::Child { stage, message });
+            }
             Some(other) => {
                 return Err(InitError::Config(format!(
                     "sync: unexpected message {other:?}"
@@ -270,6 +295,16 @@ pub fn create(store: &Store, opts: CreateOpts) -> Result<Created, InitError> {
     guard.cgroup = None;
     guard.children.clear();
     Ok(Created { entry, record })
+}
+
+/// The poststop hooks and the (stopped) state they get, if there are any.
+fn poststop_plan(
+    hooks: Option<&oci_spec::runtime::Hooks>,
+    record: &StateRecord,
+) -> Option<(Vec<oci_spec::runtime::Hook>, Vec<u8>)> {
+    let list = hooks?.poststop().clone().filter(|l| !l.is_empty())?;
+    let state = serde_json::to_vec(&record.public(Status::Stopped)).ok()?;
+    Some((list, state))
 }
 
 fn make_exec_fifo(path: &Path) -> Result<OwnedFd, InitError> {

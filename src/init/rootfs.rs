@@ -623,6 +623,12 @@ fn dev_symlinks(root: BorrowedFd<'_>) -> StageResult<()> {
 /// pivot_root into the rootfs (or MS_MOVE + chroot with --no-pivot), leaving no
 /// handle on the host's root.
 pub fn enter(root: &OwnedFd, rootfs: &Path, no_pivot: bool) -> StageResult<()> {
+    let old_root = nix::fcntl::open(
+        "/",
+        OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .stage_with("pivot_root", || "open old root".into())?;
     nix::unistd::fchdir(root.as_fd())
         .stage_with("pivot_root", || format!("chdir {}", rootfs.display()))?;
     if no_pivot {
@@ -636,8 +642,13 @@ pub fn enter(root: &OwnedFd, rootfs: &Path, no_pivot: bool) -> StageResult<()> {
         .stage_with("pivot_root", || "--no-pivot: move rootfs to /".into())?;
         nix::unistd::chroot(".").stage_with("pivot_root", || "--no-pivot: chroot".into())?;
     } else {
-        // pivot_root(".", ".") stacks the old root under the new one; detach it at once.
+        // pivot_root(".", ".") stacks the old root on the new one. Make the *old* root
+        // (reached by its fd: the kernel promises nothing about ".") rslave so that
+        // detaching it cannot propagate to the host, and leave the new root's
+        // propagation (rshared binds...) as the config set it.
         sys::pivot_root(Path::new("."), Path::new(".")).stage("pivot_root")?;
+        nix::unistd::fchdir(old_root.as_fd())
+            .stage_with("pivot_root", || "chdir old root".into())?;
         mnt(
             None,
             Path::new("."),
@@ -649,6 +660,7 @@ pub fn enter(root: &OwnedFd, rootfs: &Path, no_pivot: bool) -> StageResult<()> {
         nix::mount::umount2(".", nix::mount::MntFlags::MNT_DETACH)
             .stage_with("pivot_root", || "detaching old root".into())?;
     }
+    drop(old_root);
     nix::unistd::chdir("/").stage("pivot_root")
 }
 

@@ -9,7 +9,18 @@ use std::os::fd::AsFd;
 
 pub fn start(store: &Store, id: &str) -> Result<()> {
     let c = Container::open(store, id)?;
-    start_container(&c)
+    match start_container(&c) {
+        Err(Error::StartHook(msg)) => {
+            // runtime.md steps 7 and 9: stop the container and continue at step 12
+            // (destroy, then poststop hooks).
+            drop(c);
+            if let Err(e) = super::delete::delete(store, id, true) {
+                crate::log::warn(&format!("destroying {id} after a failed hook: {e}"));
+            }
+            Err(Error::StartHook(msg))
+        }
+        r => r,
+    }
 }
 
 /// Release the init waiting on the exec fifo, then run poststart hooks.
@@ -93,7 +104,7 @@ pub fn start_container(c: &Container) -> Result<()> {
         }
         msg => {
             let _ = std::fs::remove_file(&fifo_path);
-            return Err(Error::Usage(String::from_utf8_lossy(msg).into_owned()));
+            return Err(Error::StartHook(String::from_utf8_lossy(msg).into_owned()));
         }
     }
     let _ = std::fs::remove_file(&fifo_path);
@@ -103,9 +114,8 @@ pub fn start_container(c: &Container) -> Result<()> {
         let st = serde_json::to_vec(&record.public(Status::Running))
             .map_err(|e| Error::Usage(e.to_string()))?;
         if let Err(e) = crate::hooks::run_all("poststart", h, &st) {
-            // runtime.md step 9: a failing poststart hook stops the container.
             let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
-            return Err(e.into());
+            return Err(Error::StartHook(e.to_string()));
         }
     }
     Ok(())

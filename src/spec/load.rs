@@ -109,9 +109,20 @@ pub fn parse_spec(bytes: &[u8]) -> Result<Spec, SpecError> {
     if let Some(v) = version {
         check_oci_version(&v).map_err(|r| SpecError::invalid("ociVersion", r))?;
     }
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let spec: Spec = serde_path_to_error::deserialize(de)
-        .map_err(|e| friendly(e.path().to_string(), e.inner()))?;
+    let spec: Spec = if needs_scheduler_fixup(bytes) {
+        let mut v: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| SpecError::Parse {
+                field: "config.json".into(),
+                reason: e.to_string(),
+            })?;
+        fix_scheduler_flags(&mut v);
+        serde_path_to_error::deserialize(v)
+            .map_err(|e| friendly(e.path().to_string(), &e.into_inner()))?
+    } else {
+        let de = &mut serde_json::Deserializer::from_slice(bytes);
+        serde_path_to_error::deserialize(de)
+            .map_err(|e| friendly(e.path().to_string(), e.inner()))?
+    };
     // oci-spec defaults a missing ociVersion to "".
     if spec.version().is_empty() {
         return Err(SpecError::Parse {
@@ -122,6 +133,33 @@ pub fn parse_spec(bytes: &[u8]) -> Result<Spec, SpecError> {
     check_oci_version(spec.version()).map_err(|r| SpecError::invalid("ociVersion", r))?;
     raw_device_numbers(bytes)?;
     Ok(spec)
+}
+
+/// oci-spec 0.10 spells two `process.scheduler.flags` differently from config.md
+/// (`SCHED_RESET_ON_FORK`, `SCHED_FLAG_D_L_OVERRUN`); the spec's names are translated.
+const SCHED_FLAG_FIXUPS: [(&str, &str); 2] = [
+    ("SCHED_FLAG_RESET_ON_FORK", "SCHED_RESET_ON_FORK"),
+    ("SCHED_FLAG_DL_OVERRUN", "SCHED_FLAG_D_L_OVERRUN"),
+];
+
+fn needs_scheduler_fixup(bytes: &[u8]) -> bool {
+    SCHED_FLAG_FIXUPS
+        .iter()
+        .any(|(spec, _)| bytes.windows(spec.len()).any(|w| w == spec.as_bytes()))
+}
+
+fn fix_scheduler_flags(v: &mut serde_json::Value) {
+    let Some(flags) = v
+        .pointer_mut("/process/scheduler/flags")
+        .and_then(|f| f.as_array_mut())
+    else {
+        return;
+    };
+    for f in flags {
+        if let Some((_, crate_name)) = SCHED_FLAG_FIXUPS.iter().find(|(spec, _)| f == spec) {
+            *f = serde_json::Value::from(*crate_name);
+        }
+    }
 }
 
 /// `ociVersion` must be a 1.x SemVer: MAJOR.MINOR.PATCH with an optional
@@ -457,6 +495,37 @@ fn reword(field: &str, msg: &str) -> String {
         return format!("unknown {} \"{name}\"", value_kind(field));
     }
     msg.to_string()
+}
+
+#[cfg(test)]
+mod sched_flag_tests {
+    use super::*;
+    use oci_spec::runtime::LinuxSchedulerFlag;
+
+    #[test]
+    fn spec_scheduler_flag_names_are_accepted() {
+        let cfg = br#"{"ociVersion":"1.3.0","root":{"path":"rootfs"},"process":{"cwd":"/","args":["a"],"user":{"uid":0,"gid":0},
+            "scheduler":{"policy":"SCHED_OTHER","flags":["SCHED_FLAG_RESET_ON_FORK","SCHED_FLAG_DL_OVERRUN","SCHED_FLAG_RECLAIM"]}}}"#;
+        let spec = parse_spec(cfg).unwrap();
+        let flags = spec
+            .process()
+            .as_ref()
+            .unwrap()
+            .scheduler()
+            .as_ref()
+            .unwrap()
+            .flags()
+            .clone()
+            .unwrap();
+        assert_eq!(
+            flags,
+            vec![
+                LinuxSchedulerFlag::SchedResetOnFork,
+                LinuxSchedulerFlag::SchedFlagDLOverrun,
+                LinuxSchedulerFlag::SchedFlagReclaim
+            ]
+        );
+    }
 }
 
 #[cfg(test)]

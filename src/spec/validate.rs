@@ -54,7 +54,34 @@ const CHECKS: &[Check] = &[
     masked_and_readonly_paths,
     personality,
     intel_rdt,
+    seccomp_errno_ret,
 ];
+
+/// config-linux.md seccomp: errnoRet / defaultErrnoRet only with an action that can
+/// return an errno (SCMP_ACT_ERRNO, SCMP_ACT_TRACE); "the runtime MUST print an error
+/// and fail" otherwise.
+fn seccomp_errno_ret(spec: &Spec) -> Result<(), SpecError> {
+    use oci_spec::runtime::LinuxSeccompAction as A;
+    let Some(sc) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
+        return Ok(());
+    };
+    let takes_errno = |a: A| matches!(a, A::ScmpActErrno | A::ScmpActTrace);
+    if sc.default_errno_ret().is_some() && !takes_errno(sc.default_action()) {
+        return Err(SpecError::invalid(
+            "linux.seccomp.defaultErrnoRet",
+            format!("set, but defaultAction {:?} returns no errno (only SCMP_ACT_ERRNO and SCMP_ACT_TRACE do)", sc.default_action()),
+        ));
+    }
+    for (i, sys) in sc.syscalls().iter().flatten().enumerate() {
+        if sys.errno_ret().is_some() && !takes_errno(sys.action()) {
+            return Err(SpecError::invalid(
+                format!("linux.seccomp.syscalls[{i}].errnoRet"),
+                format!("set, but action {:?} returns no errno (only SCMP_ACT_ERRNO and SCMP_ACT_TRACE do)", sys.action()),
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// Check every rule; the first broken one is the error.
 pub fn validate(spec: &Spec) -> Result<(), SpecError> {
@@ -1041,6 +1068,36 @@ fn intel_rdt(spec: &Spec) -> Result<(), SpecError> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod seccomp_tests {
+    use super::*;
+
+    fn with_seccomp(sc: serde_json::Value) -> Spec {
+        let mut v = serde_json::json!({"ociVersion":"1.3.0","root":{"path":"rootfs"},
+            "process":{"cwd":"/","args":["a"],"user":{"uid":0,"gid":0}},
+            "linux":{"namespaces":[{"type":"mount"}]}});
+        v["linux"]["seccomp"] = sc;
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn errno_ret_needs_an_errno_action() {
+        let ok = with_seccomp(
+            serde_json::json!({"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":38,
+            "syscalls":[{"names":["getpid"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}),
+        );
+        assert!(seccomp_errno_ret(&ok).is_ok());
+        let bad = with_seccomp(serde_json::json!({"defaultAction":"SCMP_ACT_ALLOW",
+            "syscalls":[{"names":["getpid"],"action":"SCMP_ACT_KILL","errnoRet":1}]}));
+        let e = seccomp_errno_ret(&bad).unwrap_err().to_string();
+        assert!(e.contains("linux.seccomp.syscalls[0].errnoRet"), "{e}");
+        let bad =
+            with_seccomp(serde_json::json!({"defaultAction":"SCMP_ACT_KILL","defaultErrnoRet":1}));
+        let e = seccomp_errno_ret(&bad).unwrap_err().to_string();
+        assert!(e.contains("linux.seccomp.defaultErrnoRet"), "{e}");
+    }
 }
 
 #[cfg(test)]
