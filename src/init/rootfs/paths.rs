@@ -1,0 +1,115 @@
+//! Paths inside the rootfs: resolved under it, created in it, used through their fd.
+
+use crate::sys;
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::{Mode, SFlag};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
+
+/// `/proc/self/fd/N` for an fd: the handle through which mounts and writes are made.
+pub fn fd_path(fd: &impl AsRawFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Dir,
+    File,
+}
+
+/// Open `path` inside `root` (O_PATH), creating missing directories (0755) and, for
+/// `Kind::File`, an empty last component. Symlinks met on the way are followed as the
+/// kernel would with `root` as `/` (absolute targets restart at `root`, `..` stops
+/// there), so a dangling link in the image makes berth create inside the rootfs what
+/// the link names, never anything outside it.
+pub fn resolve_or_create(root: BorrowedFd<'_>, path: &Path, kind: Kind) -> io::Result<OwnedFd> {
+    use std::collections::VecDeque;
+    use std::ffi::OsString;
+    match sys::openat2_in_root(root, path, libc::O_PATH, 0) {
+        Ok(fd) => return Ok(fd),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    fn comps(p: &Path) -> Vec<OsString> {
+        p.components()
+            .filter_map(|c| match c {
+                Component::Normal(n) => Some(n.to_os_string()),
+                Component::ParentDir => Some(OsString::from("..")),
+                _ => None,
+            })
+            .collect()
+    }
+    let mut todo: VecDeque<OsString> = comps(path).into();
+    let mut cur = PathBuf::from("/");
+    let mut links = 0;
+    while let Some(name) = todo.pop_front() {
+        if name == ".." {
+            cur.pop();
+            continue;
+        }
+        let last = todo.is_empty();
+        let parent = sys::openat2_in_root(root, &cur, libc::O_PATH | libc::O_DIRECTORY, 0)?;
+        let fmt = nix::sys::stat::fstatat(
+            parent.as_fd(),
+            name.as_os_str(),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .map(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT);
+        match fmt {
+            Ok(SFlag::S_IFLNK) => {
+                links += 1;
+                if links > 40 {
+                    return Err(io::Error::from_raw_os_error(libc::ELOOP));
+                }
+                let target =
+                    PathBuf::from(nix::fcntl::readlinkat(parent.as_fd(), name.as_os_str())?);
+                if target.is_absolute() {
+                    cur = PathBuf::from("/");
+                }
+                for c in comps(&target).into_iter().rev() {
+                    todo.push_front(c);
+                }
+            }
+            Ok(f) => {
+                if !last && f != SFlag::S_IFDIR {
+                    return Err(io::Error::from_raw_os_error(libc::ENOTDIR));
+                }
+                cur.push(&name);
+            }
+            Err(nix::errno::Errno::ENOENT) => {
+                let made = if last && kind == Kind::File {
+                    nix::fcntl::openat(
+                        parent.as_fd(),
+                        name.as_os_str(),
+                        OFlag::O_CREAT
+                            | OFlag::O_EXCL
+                            | OFlag::O_NOFOLLOW
+                            | OFlag::O_WRONLY
+                            | OFlag::O_CLOEXEC,
+                        Mode::from_bits_truncate(0o644),
+                    )
+                    .map(drop)
+                } else {
+                    nix::sys::stat::mkdirat(
+                        parent.as_fd(),
+                        name.as_os_str(),
+                        Mode::from_bits_truncate(0o755),
+                    )
+                };
+                match made {
+                    Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                cur.push(&name);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    sys::openat2_in_root(root, &cur, libc::O_PATH, 0)
+}
+
+pub(super) fn is_dir(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    let st = nix::sys::stat::fstat(fd)?;
+    Ok(SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR)
+}
