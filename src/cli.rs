@@ -60,6 +60,8 @@ pub enum ListFormat {
     Json,
 }
 
+// Parsed once per process: the size of the biggest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create a container from a bundle; its process waits for `start`
@@ -105,6 +107,40 @@ pub enum Command {
         #[arg(short, long)]
         quiet: bool,
     },
+    /// Change the resource limits of a running container
+    Update(UpdateArgs),
+    /// Freeze every process of the container
+    Pause {
+        /// Container id
+        id: String,
+    },
+    /// Thaw a paused container
+    Resume {
+        /// Container id
+        id: String,
+    },
+    /// List the processes of the container
+    Ps {
+        /// Output format: table (runs ps on the host) or json (an array of host pids)
+        #[arg(short, long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+        /// Container id
+        id: String,
+        /// Arguments for ps (default -ef)
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
+    /// Print resource usage and OOM events of a container as JSON lines
+    Events {
+        /// Print one stats event and exit
+        #[arg(long)]
+        stats: bool,
+        /// Seconds between stats events (e.g. 5 or 5s)
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        /// Container id
+        id: String,
+    },
     /// Write a default config.json into the bundle directory
     Spec {
         /// Bundle directory to write config.json into
@@ -139,6 +175,58 @@ pub struct CreateArgs {
     /// Accepted for runc compatibility: berth never copies its binary
     #[arg(long = "no-mount-fallback", hide = true)]
     pub no_mount_fallback: bool,
+    /// Container id
+    pub id: String,
+}
+
+/// `update`: runc's flags, or a whole LinuxResources JSON with -r.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// File with LinuxResources JSON to apply, or - for stdin
+    #[arg(short = 'r', long, value_name = "FILE")]
+    pub resources: Option<PathBuf>,
+    /// Block IO weight (10-1000)
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
+    /// CPU CFS period in microseconds
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<u64>,
+    /// CPU CFS quota in microseconds
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPU shares (relative weight)
+    #[arg(long = "cpu-share")]
+    pub cpu_share: Option<u64>,
+    /// CPU realtime period in microseconds
+    #[arg(long = "cpu-rt-period")]
+    pub cpu_rt_period: Option<u64>,
+    /// CPU realtime runtime in microseconds
+    #[arg(long = "cpu-rt-runtime", allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<i64>,
+    /// CPUs allowed (0-3, 0,1)
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes allowed (0-3, 0,1)
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Kernel memory limit (deprecated by the kernel)
+    #[arg(long = "kernel-memory")]
+    pub kernel_memory: Option<String>,
+    /// Kernel TCP memory limit (deprecated by the kernel)
+    #[arg(long = "kernel-memory-tcp")]
+    pub kernel_memory_tcp: Option<String>,
+    /// Memory limit (bytes, or with a k/m/g suffix; -1 for none)
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    /// Memory soft limit
+    #[arg(long = "memory-reservation", allow_hyphen_values = true)]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap limit (-1 for unlimited swap)
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Maximum number of pids (-1 or 0 for none)
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
     /// Container id
     pub id: String,
 }

@@ -38,6 +38,22 @@ fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
             print!("{}", runtime::list::list(&store, *format, *quiet)?);
             Ok(0)
         }
+        Command::Update(_) => Err(berth::error::Error::Usage("update: not wired yet".into())),
+        Command::Pause { id } => runtime::pause::set_paused(&store, id, true).map(|_| 0),
+        Command::Resume { id } => runtime::pause::set_paused(&store, id, false).map(|_| 0),
+        Command::Ps {
+            format,
+            id,
+            ps_args,
+        } => {
+            print!("{}", runtime::ps::ps(&store, id, *format, ps_args)?);
+            Ok(0)
+        }
+        Command::Events {
+            stats,
+            interval,
+            id,
+        } => runtime::events::events(&store, id, *stats, interval).map(|_| 0),
         Command::Spec { bundle, rootless } => runtime::spec::spec(bundle, *rootless).map(|_| 0),
     }
 }

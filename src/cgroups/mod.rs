@@ -2,7 +2,9 @@
 //! it, placing the init in it, listing and removing it. Writing `linux.resources`
 //! values is the business of the controllers (issue 3); this file is the layout.
 
+pub mod bpf;
 pub mod devices;
+pub mod ops;
 
 use std::fs;
 use std::io;
@@ -21,6 +23,8 @@ pub enum CgroupError {
     Traversal(String),
     #[error("cgroup {path}: still has processes after killing them")]
     Busy { path: PathBuf },
+    #[error("cgroups: {0}")]
+    Unsupported(String),
     #[error("--systemd-cgroup: systemd cgroup management is not supported (this host has no systemd); use the cgroupfs driver")]
     SystemdUnsupported,
 }

@@ -150,6 +150,12 @@ pub fn create(store: &Store, opts: CreateOpts) -> Result<Created, InitError> {
         linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]),
     );
     cgroup.apply_devices(&device_rules)?;
+    if layout.is_v2() {
+        // cgroup v2 has no devices files: the rules become an eBPF program.
+        if let Some(dir) = cgroup.v2_dir() {
+            cgroups::bpf::apply_v2_devices(dir, &device_rules)?;
+        }
+    }
 
     let fifo = make_exec_fifo(&fifo_path)?;
     let console = match (&opts.console_socket, terminal) {

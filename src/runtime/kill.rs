@@ -84,12 +84,7 @@ pub fn signal_all(c: &Container, sig: i32) -> Result<()> {
     let cg = c
         .cgroup()
         .ok_or_else(|| Error::Usage("container has no cgroup".into()))?;
-    for pid in cg.pids()? {
-        if let Ok(fd) = sys::pidfd_open(pid) {
-            let _ = sys::pidfd_send_signal(fd.as_fd(), sig);
-        }
-    }
-    Ok(())
+    Ok(cg.signal_all(sig)?)
 }
 
 #[cfg(test)]

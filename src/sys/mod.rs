@@ -2,6 +2,7 @@
 //! libc wrap safely. Every function here is small, documented, and returns io::Result.
 //! Everything else in berth uses these or nix's safe wrappers.
 
+pub mod bpf;
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
