@@ -38,7 +38,7 @@ fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
             print!("{}", runtime::list::list(&store, *format, *quiet)?);
             Ok(0)
         }
-        Command::Update(_) => Err(berth::error::Error::Usage("update: not wired yet".into())),
+        Command::Update(a) => runtime::update::update(&store, a).map(|_| 0),
         Command::Pause { id } => runtime::pause::set_paused(&store, id, true).map(|_| 0),
         Command::Resume { id } => runtime::pause::set_paused(&store, id, false).map(|_| 0),
         Command::Ps {

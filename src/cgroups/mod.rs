@@ -2,9 +2,11 @@
 //! it, placing the init in it, listing and removing it. Writing `linux.resources`
 //! values is the business of the controllers (issue 3); this file is the layout.
 
+pub mod apply;
 pub mod bpf;
 pub mod devices;
 pub mod ops;
+pub mod resources;
 
 use std::fs;
 use std::io;

@@ -117,6 +117,19 @@ pub fn create(store: &Store, opts: CreateOpts) -> Result<Created, InitError> {
         )));
     }
 
+    let layout = Layout::detect()?;
+    let resources = linux.and_then(|l| l.resources().as_ref());
+    let plan = match resources {
+        Some(r) => {
+            cgroups::resources::plan(r, &layout).map_err(|e| InitError::Config(e.to_string()))?
+        }
+        None => cgroups::resources::Plan {
+            writes: Vec::new(),
+            warnings: Vec::new(),
+            check_before_update: false,
+        },
+    };
+
     let entry = store.create(&opts.id)?;
     let mut guard = Cleanup {
         entry: None,
@@ -129,10 +142,17 @@ pub fn create(store: &Store, opts: CreateOpts) -> Result<Created, InitError> {
     let fifo_path = entry.path(store::EXEC_FIFO);
     guard.entry = Some(entry);
 
-    let layout = Layout::detect()?;
     let cgroup = Cgroup::new(&layout, &cgroup_path);
     cgroup.create()?;
     guard.cgroup = Some(cgroup.clone());
+    let needs_v2 = layout.is_v2()
+        || plan
+            .writes
+            .iter()
+            .any(|w| matches!(w.target, cgroups::resources::Target::Unified));
+    if needs_v2 {
+        cgroups::apply::enable_v2_controllers(&cgroup)?;
+    }
     // SECURITY.md attack 27: never share a cgroup with processes we did not start.
     if !cgroup.pids()?.is_empty() {
         // Not ours to remove: forget it before the guard would.
@@ -149,6 +169,12 @@ pub fn create(store: &Store, opts: CreateOpts) -> Result<Created, InitError> {
             .unwrap_or(&[]),
         linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]),
     );
+    for w in cgroups::apply::apply(&cgroup, &plan)?
+        .iter()
+        .chain(&plan.warnings)
+    {
+        crate::log::warn(w);
+    }
     cgroup.apply_devices(&device_rules)?;
     if layout.is_v2() {
         // cgroup v2 has no devices files: the rules become an eBPF program.

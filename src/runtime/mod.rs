@@ -12,5 +12,6 @@ pub mod run;
 pub mod spec;
 pub mod start;
 pub mod state;
+pub mod update;
 
 pub use container::Container;
