@@ -369,3 +369,62 @@ fn create_into_a_busy_cgroup_is_refused() {
         "the first container was harmed"
     );
 }
+
+/// SECURITY.md attack 23: a 256 KiB memory limit cannot start anything; create says
+/// why, naming the field, and leaves no state or cgroup.
+#[test]
+fn tiny_memory_limit_fails_clearly_and_leaves_nothing() {
+    require_root!();
+    berth_only!("error wording");
+    let ctx = Ctx::new("cg-tiny");
+    let mut b = ctx.bundle(&["true"]);
+    b.config["linux"]["resources"]["memory"] = json!({"limit": 262144});
+    b.save();
+    let id = ctx.id("c");
+    let out = ctx.create(&b, &id);
+    out.expect_err();
+    assert!(
+        out.stderr.contains("linux.resources.memory.limit"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("OOM"), "{}", out.stderr);
+    assert!(!ctx.state_dir(&id).exists(), "state left behind");
+    for (_, mp) in hierarchies() {
+        assert!(
+            !mp.join("berth").join(&id).exists(),
+            "cgroup left in {}",
+            mp.display()
+        );
+    }
+}
+
+/// SECURITY.md attack 26: delete --force of a paused container whose processes made
+/// sub-cgroups leaves nothing frozen or behind.
+#[test]
+fn force_delete_of_paused_container_with_subcgroups() {
+    require_root!();
+    berth_only!("berth's default cgroup path");
+    let ctx = Ctx::new("cg-pausedsub");
+    let id = start_sleeper(&ctx, "c", |_| {});
+    let p = default_path(&id);
+    // Sub-cgroups as a container manager inside would make them.
+    let dirs: Vec<PathBuf> = hierarchies()
+        .into_iter()
+        .map(|(_, mp)| mp.join(p.trim_start_matches('/')).join("sub"))
+        .collect();
+    for d in &dirs {
+        fs::create_dir(d).unwrap();
+    }
+    ctx.cmd(&["pause", &id]).expect_ok();
+    assert_eq!(ctx.status(&id).as_deref(), Some("paused"));
+    ctx.cmd(&["delete", "--force", &id]).expect_ok();
+    assert!(!ctx.state_dir(&id).exists());
+    for d in &dirs {
+        assert!(
+            !d.exists() && !d.parent().unwrap().exists(),
+            "{} left behind",
+            d.display()
+        );
+    }
+}

@@ -190,6 +190,24 @@ impl Cgroup {
         json!({"current": read_u64(&d.join("pids.current")), "limit": limit})
     }
 
+    /// How many processes the kernel has OOM-killed in this cgroup.
+    pub fn oom_kills(&self) -> u64 {
+        if let Some(d) = self.v1_dir("memory") {
+            return flat_keyed(&d.join("memory.oom_control"))
+                .get("oom_kill")
+                .copied()
+                .unwrap_or(0);
+        }
+        self.v2_dir()
+            .map(|d| {
+                flat_keyed(&d.join("memory.events"))
+                    .get("oom_kill")
+                    .copied()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0)
+    }
+
     /// A watcher that becomes readable when the kernel OOM-kills in this cgroup.
     pub fn oom_watcher(&self) -> Result<OomWatcher, CgroupError> {
         if let Some(d) = self.v1_dir("memory") {

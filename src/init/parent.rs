@@ -254,7 +254,15 @@ pub fn create(store: &Store, opts: CreateOpts) -> Result<Created, InitError> {
             Some(Msg::InitPid { pid }) => {
                 init_pid = pid;
                 guard.track_child(pid);
-                reap_intermediate(intermediate)?;
+                if let Err(e) = reap_intermediate(intermediate) {
+                    return Err(match oom_message(&cgroup, spec, "") {
+                        Some(message) => InitError::Child {
+                            stage: "intermediate".into(),
+                            message,
+                        },
+                        None => e,
+                    });
+                }
                 guard.children.retain(|(p, _)| *p != intermediate);
                 init_start =
                     proc_start_time(pid).map_err(InitError::io(format!("/proc/{pid}/stat")))?;
@@ -300,7 +308,7 @@ pub fn create(store: &Store, opts: CreateOpts) -> Result<Created, InitError> {
             None => {
                 return Err(InitError::Child {
                     stage: "init".into(),
-                    message: "the container's init exited before it was ready".into(),
+                    message: silent_death(init_pid, &cgroup, spec),
                 })
             }
         }
@@ -327,6 +335,44 @@ pub fn create(store: &Store, opts: CreateOpts) -> Result<Created, InitError> {
     guard.cgroup = None;
     guard.children.clear();
     Ok(Created { entry, record })
+}
+
+/// Why the init died without a word: its wait status, and an OOM kill in its cgroup
+/// named with the limit that caused it (SECURITY.md attack 23).
+fn silent_death(init_pid: i32, cgroup: &Cgroup, spec: &oci_spec::runtime::Spec) -> String {
+    use nix::sys::wait::{waitpid, WaitStatus};
+    let status = if init_pid > 0 {
+        match waitpid(nix::unistd::Pid::from_raw(init_pid), None) {
+            Ok(WaitStatus::Signaled(_, sig, _)) => format!(" (killed by {sig})"),
+            Ok(WaitStatus::Exited(_, code)) => format!(" (exit status {code})"),
+            _ => String::new(),
+        }
+    } else {
+        String::new()
+    };
+    if let Some(m) = oom_message(cgroup, spec, &status) {
+        return m;
+    }
+    format!("the container's init exited before it was ready{status}")
+}
+
+/// If the kernel OOM-killed in the container's cgroup, say so and name the limit.
+fn oom_message(cgroup: &Cgroup, spec: &oci_spec::runtime::Spec, status: &str) -> Option<String> {
+    if cgroup.oom_kills() == 0 {
+        return None;
+    }
+    let limit = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.memory().as_ref())
+        .and_then(|m| m.limit());
+    Some(match limit {
+        Some(l) => format!(
+            "the container was OOM-killed while setting up{status}: linux.resources.memory.limit ({l} bytes) is too low to start it"
+        ),
+        None => format!("the container was OOM-killed while setting up{status}"),
+    })
 }
 
 /// The poststop hooks and the (stopped) state they get, if there are any.

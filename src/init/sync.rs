@@ -57,7 +57,8 @@ pub fn recv(fd: BorrowedFd<'_>) -> io::Result<Option<Msg>> {
     let mut buf = vec![0u8; MAX_MSG];
     loop {
         match nix::unistd::read(fd, &mut buf) {
-            Ok(0) => return Ok(None),
+            // A peer that died (OOM kill, crash) shows as EOF or as a reset.
+            Ok(0) | Err(nix::errno::Errno::ECONNRESET) => return Ok(None),
             Ok(n) => {
                 return serde_json::from_slice(&buf[..n])
                     .map(Some)
