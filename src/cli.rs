@@ -141,6 +141,8 @@ pub enum Command {
         /// Container id
         id: String,
     },
+    /// Print what this build of berth supports (features.md) as JSON
+    Features,
     /// Write a default config.json into the bundle directory
     Spec {
         /// Bundle directory to write config.json into

@@ -25,19 +25,12 @@ fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
         Command::Create(a) => runtime::create::create(&store, a).map(|_| 0),
         Command::Run(a) => runtime::run::run(&store, a),
         Command::Start { id } => runtime::start::start(&store, id).map(|_| 0),
-        Command::State { id } => {
-            let s = runtime::state::state(&store, id)?;
-            println!("{s}");
-            Ok(0)
-        }
+        Command::State { id } => out(&(runtime::state::state(&store, id)? + "\n")),
         Command::Kill { all, id, signal } => {
             runtime::kill::kill(&store, id, signal, *all).map(|_| 0)
         }
         Command::Delete { force, id } => runtime::delete::delete(&store, id, *force).map(|_| 0),
-        Command::List { format, quiet } => {
-            print!("{}", runtime::list::list(&store, *format, *quiet)?);
-            Ok(0)
-        }
+        Command::List { format, quiet } => out(&runtime::list::list(&store, *format, *quiet)?),
         Command::Update(a) => runtime::update::update(&store, a).map(|_| 0),
         Command::Pause { id } => runtime::pause::set_paused(&store, id, true).map(|_| 0),
         Command::Resume { id } => runtime::pause::set_paused(&store, id, false).map(|_| 0),
@@ -45,16 +38,29 @@ fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
             format,
             id,
             ps_args,
-        } => {
-            print!("{}", runtime::ps::ps(&store, id, *format, ps_args)?);
-            Ok(0)
-        }
+        } => out(&runtime::ps::ps(&store, id, *format, ps_args)?),
         Command::Events {
             stats,
             interval,
             id,
         } => runtime::events::events(&store, id, *stats, interval).map(|_| 0),
+        Command::Features => {
+            let f = runtime::features::features();
+            out(&(serde_json::to_string_pretty(&f).unwrap_or_default() + "\n"))
+        }
         Command::Spec { bundle, rootless } => runtime::spec::spec(bundle, *rootless).map(|_| 0),
+    }
+}
+
+/// Write a verb's output. A reader that went away (EPIPE) is not an error worth a
+/// message; anything else is.
+fn out(text: &str) -> Result<i32> {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    match o.write_all(text.as_bytes()).and_then(|_| o.flush()) {
+        Ok(()) => Ok(0),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        Err(e) => Err(berth::error::Error::io("stdout")(e)),
     }
 }
 
@@ -76,7 +82,7 @@ fn main() {
     }
     berth::log::init(cli.log.as_deref(), cli.log_format, cli.debug);
     if cli.version {
-        print!("{}", version());
+        let _ = out(&version());
         return;
     }
     let Some(cmd) = &cli.command else {

@@ -425,3 +425,30 @@ fn rejects_huge_config_quickly() {
     }
     assert!(!ctx.state_dir(&id).exists());
 }
+
+/// A reader that goes away (`berth features | head -1`) must not make berth panic.
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(common::runtime_path())
+        .arg("features")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn features_is_truthful_json() {
+    berth_only!("berth's own features");
+    let out = common::run_runtime(&std::env::temp_dir(), &["features".to_string()], &common::Opts { no_root: true, ..Default::default() });
+    out.expect_ok();
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["ociVersionMax"], "1.3.0");
+    assert_eq!(v["linux"]["cgroup"]["v1"], true);
+    assert_eq!(v["linux"]["cgroup"]["systemd"], false);
+}
