@@ -7,7 +7,7 @@ use super::{stage_err, Stage, StageResult};
 use crate::sys;
 use nix::sched::CloneFlags;
 use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 /// Runs in the forked intermediate; never returns.
 pub fn run(ctx: &Ctx<'_>, sock: OwnedFd) -> ! {
@@ -60,6 +60,18 @@ fn join_rank(t: LinuxNamespaceType) -> u8 {
 fn stage(ctx: &Ctx<'_>, sock: &OwnedFd) -> StageResult<()> {
     // Die with the parent while create is in progress.
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).stage("prctl")?;
+    // CVE-2016-9962: a process in a namespace we join must not ptrace this stage or
+    // read its memory; non-dumpable makes that need CAP_SYS_PTRACE in the host's user
+    // namespace. Inherited by the init; execve of the user's program resets it.
+    nix::sys::prctl::set_dumpable(false).stage("prctl")?;
+    // Keep stdio, the fds passed on to the container, and the ones the stages use.
+    let mut keep: Vec<i32> = (3..3 + (ctx.preserve_fds + ctx.listen_fds) as i32).collect();
+    keep.push(sock.as_raw_fd());
+    keep.push(ctx.fifo.as_raw_fd());
+    if let Some(c) = ctx.console {
+        keep.push(c.as_raw_fd());
+    }
+    sys::close_all_except(&keep).stage("fds")?;
     sync::expect(sock.as_fd(), &Msg::Go).stage("sync")?;
 
     let namespaces: Vec<LinuxNamespace> = ctx

@@ -43,15 +43,12 @@ pub fn run(store: &Store, args: &RunArgs) -> Result<i32> {
                 .map_err(|e| Error::io("signalfd")(e.into()))?,
         )
     };
-    if let Err(e) = super::start::start_container(&c) {
-        let id = c.id().to_string();
-        drop(c);
+    let id = c.id().to_string();
+    // start_container drops the lock: `state`, `kill` and friends get in while we wait.
+    if let Err(e) = super::start::start_container(c) {
         let _ = super::delete::delete(store, &id, true);
         return Err(e);
     }
-    let id = c.id().to_string();
-    // Let `state`, `kill` and friends in while we wait.
-    drop(c);
     let Some(sfd) = sfd else {
         return Ok(0);
     };

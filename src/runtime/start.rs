@@ -9,11 +9,10 @@ use std::os::fd::AsFd;
 
 pub fn start(store: &Store, id: &str) -> Result<()> {
     let c = Container::open(store, id)?;
-    match start_container(&c) {
+    match start_container(c) {
         Err(Error::StartHook(msg)) => {
             // runtime.md steps 7 and 9: stop the container and continue at step 12
             // (destroy, then poststop hooks).
-            drop(c);
             if let Err(e) = super::delete::delete(store, id, true) {
                 crate::log::warn(&format!("destroying {id} after a failed hook: {e}"));
             }
@@ -23,8 +22,10 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
     }
 }
 
-/// Release the init waiting on the exec fifo, then run poststart hooks.
-pub fn start_container(c: &Container) -> Result<()> {
+/// Release the init waiting on the exec fifo, then run poststart hooks. The
+/// container's lock is dropped as soon as the start is claimed (the fifo opened and
+/// unlinked), so `state` and `kill` are not held up by startContainer hooks.
+pub fn start_container(c: Container) -> Result<()> {
     let status = c.status();
     if !allowed(Op::Start, status) {
         return Err(Error::WrongState {
@@ -34,8 +35,9 @@ pub fn start_container(c: &Container) -> Result<()> {
             hint: ", not created",
         });
     }
-    let record = c.record()?;
-    if c.config()?.process().is_none() {
+    let record = c.record()?.clone();
+    let spec = c.config()?;
+    if spec.process().is_none() {
         return Err(Error::Usage(
             "process: not set in config.json, nothing to start".into(),
         ));
@@ -53,6 +55,10 @@ pub fn start_container(c: &Container) -> Result<()> {
         nix::sys::stat::Mode::empty(),
     )
     .map_err(|e| Error::io(format!("open {}", fifo_path.display()))(e.into()))?;
+    // Claimed: from here the container counts as started, and a second start fails.
+    let _ = std::fs::remove_file(&fifo_path);
+    let id = c.id().to_string();
+    drop(c);
     // The init writes "0" once startContainer hooks passed (or their error instead),
     // then closes its end by exec: EOF means the user's program is running.
     let mut got: Vec<u8> = Vec::new();
@@ -97,19 +103,16 @@ pub fn start_container(c: &Container) -> Result<()> {
         [] => {
             return Err(Error::WrongState {
                 op: "start",
-                id: c.id().to_string(),
+                id: id.clone(),
                 status: Status::Stopped,
                 hint: " (its init exited before start)",
             })
         }
         msg => {
-            let _ = std::fs::remove_file(&fifo_path);
             return Err(Error::StartHook(String::from_utf8_lossy(msg).into_owned()));
         }
     }
-    let _ = std::fs::remove_file(&fifo_path);
 
-    let spec = c.config()?;
     if let Some(h) = spec.hooks().as_ref().and_then(|h| h.poststart().as_ref()) {
         let st = serde_json::to_vec(&record.public(Status::Running))
             .map_err(|e| Error::Usage(e.to_string()))?;

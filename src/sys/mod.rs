@@ -340,3 +340,20 @@ pub fn fs_magic(fd: BorrowedFd<'_>) -> io::Result<i64> {
 
 pub const PROC_SUPER_MAGIC: i64 = 0x9fa0;
 pub const DEVPTS_SUPER_MAGIC: i64 = 0x1cd1;
+
+/// Close every fd except `keep` (and never fds 0-2): what a forked stage inherited
+/// from berth (lock files, the log, sockets) must not follow it into the container.
+pub fn close_all_except(keep: &[RawFd]) -> io::Result<()> {
+    let fds: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    // The directory stream's own fd is in the list but already closed: harmless.
+    for fd in fds {
+        if fd > 2 && !keep.contains(&fd) {
+            // SAFETY: closing an fd this stage does not use; nothing else refers to it
+            // in this single-threaded child.
+            unsafe { libc::close(fd) };
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! SECURITY.md attacks against the runtime's own stages: leaked fds (9, 12), ptrace
+//! or memory reads of a berth stage (15), and container env leaking into berth or
+//! its hooks (28).
+
+#[macro_use]
+mod common;
+
+use common::Ctx;
+use serde_json::json;
+use std::fs;
+use std::time::Duration;
+
+/// Attack 9: process.cwd = /proc/self/fd/N must never give the process a cwd on the
+/// host: create fails, or the process is inside its rootfs.
+#[test]
+fn cwd_through_proc_self_fd_stays_inside() {
+    require_root!();
+    let ctx = Ctx::new("hard-cwd");
+    for n in 3..=32 {
+        let mut b = ctx.bundle(&["sh", "-c", "pwd; ls / | head -3"]);
+        b.config["process"]["cwd"] = json!(format!("/proc/self/fd/{n}"));
+        b.save();
+        fs::write(b.rootfs().join("in-rootfs"), "").unwrap();
+        let out = ctx.run(&b, &ctx.id(&format!("n{n}")));
+        if out.ok() {
+            // If it ran at all, its / is its rootfs (ls shows the marker) and the cwd
+            // it got is a path inside the container.
+            assert!(out.stdout.contains("bin"), "fd {n}: {}", out.stdout);
+            assert!(out.stdout.starts_with('/'), "fd {n}: cwd {}", out.stdout);
+        }
+    }
+}
+
+/// Attack 12: every fd of a created-but-not-started init is on an allow-list: stdio,
+/// the sync socket and the exec fifo. Nothing from the caller, no directory.
+#[test]
+fn created_init_holds_only_allowed_fds() {
+    require_root!();
+    berth_only!("runc's init holds other fds");
+    let ctx = Ctx::new("hard-fds");
+    let b = ctx.bundle(&["true"]);
+    b.save();
+    let id = ctx.id("c");
+    // An extra inherited fd (not CLOEXEC) that must not survive into the init.
+    let leak = fs::File::open(&ctx.dir).unwrap();
+    let opts = common::Opts {
+        fds: vec![(ctx.dir.clone(), 7)],
+        ..Default::default()
+    };
+    ctx.cmd_opts(&["create", "--bundle", &b.dir_str(), &id], &opts)
+        .expect_ok();
+    drop(leak);
+    let pid = ctx.state(&id)["pid"].as_i64().unwrap();
+    let mut others = Vec::new();
+    for e in fs::read_dir(format!("/proc/{pid}/fd")).unwrap() {
+        let e = e.unwrap();
+        let n: i32 = e.file_name().to_string_lossy().parse().unwrap();
+        let target = fs::read_link(e.path())
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if n <= 2 {
+            continue;
+        }
+        let allowed = target.starts_with("socket:[") || target.ends_with("/exec.fifo");
+        if !allowed {
+            others.push(format!("{n} -> {target}"));
+        }
+    }
+    assert!(
+        others.is_empty(),
+        "unexpected fds in the created init: {others:?}"
+    );
+}
+
+/// Attack 15: a process in the container (here: another container sharing the pid
+/// namespace, with the same capabilities) cannot read the memory of a berth stage
+/// held waiting for `start`. The stage is non-dumpable (CVE-2016-9962).
+#[test]
+fn held_stage_is_not_readable_from_the_container() {
+    require_root!();
+    berth_only!("tests berth's stages");
+    let ctx = Ctx::new("hard-ptrace");
+    // The pattern is split so that this script's own command line does not match it.
+    let scan = "while [ ! -e /tmp/go ]; do sleep 0.05; done; \
+        for p in /proc/[0-9]*; do \
+          [ $p = /proc/$$ ] && continue; \
+          if grep -q -- '--bund''le' $p/cmdline 2>/dev/null; then \
+            if head -c 1 $p/maps >/dev/null 2>&1; then echo READ; else echo DENIED; fi; \
+          fi; \
+        done; echo scanned; sleep 300";
+    let a_bundle = ctx.bundle(&["sh", "-c", scan]);
+    a_bundle.save();
+    let a = ctx.id("a");
+    let created = ctx.create(&a_bundle, &a);
+    created.expect_ok();
+    ctx.start(&a).expect_ok();
+    let a_pid = ctx.state(&a)["pid"].as_i64().unwrap();
+
+    // B joins A's pid namespace. Once created, B's init is a berth stage that already
+    // runs with B's capabilities (equal to A's) and waits on the exec fifo.
+    let mut b = ctx.bundle(&["true"]);
+    for n in b.config["linux"]["namespaces"].as_array_mut().unwrap() {
+        if n["type"] == "pid" {
+            n["path"] = json!(format!("/proc/{a_pid}/ns/pid"));
+        }
+    }
+    b.save();
+    let bid = ctx.id("b");
+    ctx.create(&b, &bid).expect_ok();
+    fs::write(a_bundle.rootfs().join("tmp/go"), "").unwrap();
+    let scanned = common::wait_until(Duration::from_secs(10), || {
+        fs::read_to_string(&created.stdout_path).is_ok_and(|s| s.contains("scanned"))
+    });
+    assert!(scanned, "A never finished scanning");
+    let out = fs::read_to_string(&created.stdout_path).unwrap();
+    assert!(out.contains("DENIED"), "A saw no berth stage: {out}");
+    assert!(
+        !out.contains("READ"),
+        "A read a berth stage's memory: {out}"
+    );
+}
+
+/// Attack 28: LD_PRELOAD and berth's own variable names in the container's env
+/// change neither berth nor its hooks.
+#[test]
+fn container_env_does_not_reach_hooks_or_berth() {
+    require_root!();
+    let ctx = Ctx::new("hard-env");
+    let out_file = ctx.dir.join("hook-env");
+    let mut b = ctx.bundle(&["sh", "-c", "echo ran"]);
+    b.config["process"]["env"] = json!([
+        "PATH=/bin",
+        "LD_PRELOAD=/nonexistent/evil.so",
+        "LISTEN_FDS=5",
+        "LISTEN_PID=1",
+        "BERTH_TEST_RUNTIME=/evil"
+    ]);
+    b.config["hooks"] = json!({"prestart": [{"path": "/bin/sh",
+        "args": ["sh", "-c", format!("env > {}", out_file.display())],
+        "env": ["ONLY=this"]}]});
+    b.save();
+    let out = ctx.run(&b, &ctx.id("c"));
+    out.expect_ok();
+    assert_eq!(out.stdout, "ran\n");
+    let env = fs::read_to_string(&out_file).unwrap();
+    assert!(env.contains("ONLY=this"), "{env}");
+    for bad in ["LD_PRELOAD", "LISTEN_FDS", "BERTH_TEST_RUNTIME"] {
+        assert!(!env.contains(bad), "{bad} reached the hook: {env}");
+    }
+}
