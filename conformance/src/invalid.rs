@@ -150,6 +150,17 @@ fn case(unit: &str) -> Option<(&'static str, Mutate)> {
 }
 
 pub fn run(h: &mut Harness, selected: &dyn Fn(&str) -> bool) {
+    run_units(h, selected);
+    for (unit, name, res) in crate::resources::INVALID {
+        if selected(&format!("invalid/{unit}")) {
+            let mutate =
+                |c: &mut Value, h: &Harness| crate::resources::apply_invalid(c, h, unit, res);
+            must_fail(h, unit, name, &mutate);
+        }
+    }
+}
+
+fn run_units(h: &mut Harness, selected: &dyn Fn(&str) -> bool) {
     for unit in UNITS {
         if !selected(&format!("invalid/{unit}")) {
             continue;
@@ -159,7 +170,7 @@ pub fn run(h: &mut Harness, selected: &dyn Fn(&str) -> bool) {
             "no-process" => no_process(h),
             u => {
                 if let Some((name, mutate)) = case(u) {
-                    must_fail(h, u, name, mutate);
+                    must_fail(h, u, name, &mutate);
                 }
             }
         }
@@ -171,8 +182,9 @@ fn prep(b: &Path, r: &Path) -> std::io::Result<()> {
     fs::write(r.join("etc/berth-not-a-device"), "regular file\n")
 }
 
-/// create MUST fail, leave no container, no process, and the rootfs as it was.
-fn must_fail(h: &mut Harness, unit: &str, name: &str, mutate: Mutate) {
+/// create MUST fail, leave no container, no process, no cgroup (when the
+/// config names its cgroupsPath), and the rootfs as it was.
+fn must_fail(h: &mut Harness, unit: &str, name: &str, mutate: &dyn Fn(&mut Value, &Harness)) {
     let p = format!("[invalid-{unit}]");
     let mut cfg = base(vec!["/bin/true".into()]);
     mutate(&mut cfg, h);
@@ -183,17 +195,27 @@ fn must_fail(h: &mut Harness, unit: &str, name: &str, mutate: Mutate) {
     let id = h.id(&format!("invalid-{unit}"));
     let out = h.rt.create(&bundle, &id, None);
     let rootfs = bundle.join("rootfs");
+    let cgroups_path = cfg.pointer("/linux/cgroupsPath").and_then(Value::as_str);
+    let host_cg = crate::resources::HostCg::detect();
+    let cgroups_left = || {
+        cgroups_path
+            .map(|p| host_cg.dirs_named(p))
+            .unwrap_or_default()
+    };
     let r = if out.ok() {
         Err("create succeeded".to_string())
     } else {
         let gone = wait_for(Duration::from_secs(3), || {
-            !h.rt.state(&id).ok() && procs_with_root(&rootfs).is_empty()
+            !h.rt.state(&id).ok()
+                && procs_with_root(&rootfs).is_empty()
+                && cgroups_left().is_empty()
         });
         let file = fs::read_to_string(rootfs.join("etc/berth-not-a-device")).unwrap_or_default();
         if !gone {
             Err(format!(
-                "create failed but left a container: state {:?}",
-                h.rt.status(&id)
+                "create failed but left a container: state {:?}, cgroups {:?}",
+                h.rt.status(&id),
+                cgroups_left()
             ))
         } else if file != "regular file\n" {
             Err("create failed but replaced /etc/berth-not-a-device".to_string())

@@ -12,6 +12,7 @@ mod hooks;
 mod host;
 mod invalid;
 mod lifecycle;
+mod resources;
 mod rt;
 mod scenarios;
 mod spec;
@@ -118,6 +119,11 @@ fn units() -> Vec<String> {
     v.extend(lifecycle::UNITS.iter().map(|u| format!("lifecycle/{u}")));
     v.extend(hooks::UNITS.iter().map(|u| format!("hooks/{u}")));
     v.extend(invalid::UNITS.iter().map(|u| format!("invalid/{u}")));
+    v.extend(
+        resources::INVALID
+            .iter()
+            .map(|(u, _, _)| format!("invalid/{u}")),
+    );
     v
 }
 

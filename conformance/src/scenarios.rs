@@ -21,7 +21,7 @@ pub struct Scenario {
     leak_fd: bool,
 }
 
-fn sc(
+pub fn sc(
     name: &'static str,
     groups: &'static str,
     configure: impl Fn(&mut Value, &Path, &Harness) + 'static,
@@ -36,7 +36,7 @@ fn sc(
 }
 
 impl Scenario {
-    fn prep(mut self, p: impl Fn(&Path, &Path) -> io::Result<()> + 'static) -> Scenario {
+    pub fn prep(mut self, p: impl Fn(&Path, &Path) -> io::Result<()> + 'static) -> Scenario {
         self.prep = Box::new(p);
         self
     }
@@ -216,6 +216,7 @@ pub fn all() -> Vec<Scenario> {
             set(c, "/linux/rootfsPropagation", json!(p));
         }));
     }
+    v.extend(crate::resources::scenarios());
     v
 }
 

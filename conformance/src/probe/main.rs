@@ -7,11 +7,14 @@
 //! It always exits 0 after printing the plan line; failures are in the TAP.
 
 mod caps;
+mod cgroup;
 mod devices;
 mod fs;
 mod mountinfo;
 mod ns;
 mod process;
+mod res_memcpu;
+mod res_misc;
 mod sys;
 mod tap;
 
@@ -49,6 +52,8 @@ pub const GROUPS: &[&str] = &[
     "timens",
     "cgroupns",
     "propagation",
+    "resources",
+    "devcgroup",
 ];
 
 pub struct Ctx {
@@ -134,5 +139,6 @@ fn main() {
     fs::check(&ctx, &mut t);
     devices::check(&ctx, &mut t);
     ns::check(&ctx, &mut t);
+    cgroup::check(&ctx, &mut t);
     t.finish();
 }

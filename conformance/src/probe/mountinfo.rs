@@ -8,6 +8,10 @@ pub struct Mount {
     /// Optional fields: shared:N, master:N, propagate_from:N, unbindable.
     pub optional: Vec<String>,
     pub fstype: String,
+    /// The root of the mount within its filesystem (field 4).
+    pub root: String,
+    /// Super options: for cgroup v1, the hierarchy's controllers.
+    pub super_opts: Vec<String>,
 }
 
 impl Mount {
@@ -50,6 +54,8 @@ fn parse_line(line: &str) -> Option<Mount> {
         opts: l[5].split(',').map(str::to_string).collect(),
         optional: l[6..].iter().map(|s| s.to_string()).collect(),
         fstype: r[0].to_string(),
+        root: unescape(l[3]),
+        super_opts: r[2].split(',').map(str::to_string).collect(),
     })
 }
 

@@ -221,3 +221,20 @@ pub fn open_fds() -> Result<Vec<i32>, String> {
     fds.sort_unstable();
     Ok(fds)
 }
+
+/// open(2) `path` with `flags` (plus O_NONBLOCK, O_NOCTTY, O_CLOEXEC) and
+/// close it: None when it opened, else the errno.
+pub fn open_errno(path: &str, flags: i32) -> Option<i32> {
+    let Ok(p) = cstr(path) else {
+        return Some(libc::EINVAL);
+    };
+    let all = flags | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
+    // SAFETY: valid C string; the fd is closed below.
+    let fd = unsafe { libc::open(p.as_ptr(), all) };
+    if fd < 0 {
+        return Some(io::Error::last_os_error().raw_os_error().unwrap_or(0));
+    }
+    // SAFETY: fd was just opened by us.
+    unsafe { libc::close(fd) };
+    None
+}
