@@ -107,6 +107,8 @@ pub enum Command {
         #[arg(short, long)]
         quiet: bool,
     },
+    /// Run a new process inside a running container
+    Exec(ExecArgs),
     /// Change the resource limits of a running container
     Update(UpdateArgs),
     /// Freeze every process of the container
@@ -179,6 +181,64 @@ pub struct CreateArgs {
     pub no_mount_fallback: bool,
     /// Container id
     pub id: String,
+}
+
+/// `exec`: runc's flags, or a whole process.json with --process.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// process.json (an OCI Process) to run instead of COMMAND and the flags below
+    #[arg(short = 'p', long, value_name = "FILE")]
+    pub process: Option<PathBuf>,
+    /// Allocate a pseudo-terminal (needs --console-socket when detached)
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Working directory inside the container
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// Extra environment variables (NAME=value), repeatable
+    #[arg(short, long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+    /// UID[:GID] to run as (numeric)
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Additional group ids, repeatable
+    #[arg(short = 'g', long = "additional-gids")]
+    pub additional_gids: Vec<u32>,
+    /// Add a capability (bounding, effective, permitted; never inheritable), repeatable
+    #[arg(short, long)]
+    pub cap: Vec<String>,
+    /// Set no_new_privs for the process
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// AppArmor profile (this host has no LSM: an error if set)
+    #[arg(long)]
+    pub apparmor: Option<String>,
+    /// SELinux process label (this host has no LSM: an error if set)
+    #[arg(long = "process-label")]
+    pub process_label: Option<String>,
+    /// Return once the process started; do not wait for it
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Write the process's host pid to this file
+    #[arg(long = "pid-file", value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// Unix socket to receive the pty master when --tty is given
+    #[arg(long = "console-socket", value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Pass N extra fds (3..3+N) to the process
+    #[arg(long = "preserve-fds", default_value_t = 0, value_name = "N")]
+    pub preserve_fds: u32,
+    /// Run in this sub-cgroup of the container's cgroup (relative path)
+    #[arg(long)]
+    pub cgroup: Option<String>,
+    /// Allow exec into a paused container
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
+    /// Container id
+    pub id: String,
+    /// Command and arguments (unless --process)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
 }
 
 /// `update`: runc's flags, or a whole LinuxResources JSON with -r.

@@ -31,6 +31,10 @@ fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
         }
         Command::Delete { force, id } => runtime::delete::delete(&store, id, *force).map(|_| 0),
         Command::List { format, quiet } => out(&runtime::list::list(&store, *format, *quiet)?),
+        Command::Exec(a) => {
+            prepare_fds(a.preserve_fds);
+            runtime::exec::exec(&store, a)
+        }
         Command::Update(a) => runtime::update::update(&store, a).map(|_| 0),
         Command::Pause { id } => runtime::pause::set_paused(&store, id, true).map(|_| 0),
         Command::Resume { id } => runtime::pause::set_paused(&store, id, false).map(|_| 0),

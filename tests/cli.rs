@@ -445,7 +445,14 @@ fn closed_stdout_is_not_a_panic() {
 #[test]
 fn features_is_truthful_json() {
     berth_only!("berth's own features");
-    let out = common::run_runtime(&std::env::temp_dir(), &["features".to_string()], &common::Opts { no_root: true, ..Default::default() });
+    let out = common::run_runtime(
+        &std::env::temp_dir(),
+        &["features".to_string()],
+        &common::Opts {
+            no_root: true,
+            ..Default::default()
+        },
+    );
     out.expect_ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["ociVersionMax"], "1.3.0");

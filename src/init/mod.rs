@@ -9,7 +9,9 @@
 //! 3. container init (`container.rs`): rootfs (`rootfs.rs`), pivot_root, identity and
 //!    security (`process.rs`), then waits on the exec fifo for `start` and execs.
 
+pub mod console;
 pub mod container;
+pub mod exec;
 pub mod intermediate;
 pub mod parent;
 pub mod process;

@@ -467,7 +467,7 @@ fn owner_name() -> String {
 }
 
 /// The host pid, digits only, no newline, written atomically (ENGINES.md "Contracts").
-fn write_pid_file(path: &Path, pid: i32) -> Result<(), InitError> {
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<(), InitError> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())

@@ -9,7 +9,7 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use std::os::fd::AsFd;
 
 /// Signals `run` forwards to the container instead of dying of them.
-const FORWARDED: &[Signal] = &[
+pub const FORWARDED: &[Signal] = &[
     Signal::SIGHUP,
     Signal::SIGINT,
     Signal::SIGQUIT,
@@ -52,6 +52,16 @@ pub fn run(store: &Store, args: &RunArgs) -> Result<i32> {
     let Some(sfd) = sfd else {
         return Ok(0);
     };
+    let code = wait_forwarding(pid, &sfd)?;
+    if !args.keep {
+        super::delete::delete(store, &id, true)?;
+    }
+    Ok(code)
+}
+
+/// Wait for our child `pid`, forwarding the signals in `sfd` to it; its exit code, or
+/// 128+N when signal N killed it.
+pub fn wait_forwarding(pid: i32, sfd: &SignalFd) -> Result<i32> {
     let pidfd = crate::sys::pidfd_open(pid).map_err(Error::io("pidfd_open"))?;
     let code = loop {
         let mut fds = [
@@ -84,8 +94,5 @@ pub fn run(store: &Store, args: &RunArgs) -> Result<i32> {
             }
         }
     };
-    if !args.keep {
-        super::delete::delete(store, &id, true)?;
-    }
     Ok(code)
 }
