@@ -190,22 +190,10 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
     let init_pid = record.pid;
     drop(c);
 
-    let mut mask = nix::sys::signal::SigSet::empty();
-    for s in super::run::FORWARDED {
-        mask.add(*s);
-    }
     let sfd = if a.detach {
         None
     } else {
-        mask.thread_block()
-            .map_err(|e| Error::io("sigprocmask")(e.into()))?;
-        Some(
-            nix::sys::signalfd::SignalFd::with_flags(
-                &mask,
-                nix::sys::signalfd::SfdFlags::SFD_CLOEXEC,
-            )
-            .map_err(|e| Error::io("signalfd")(e.into()))?,
-        )
+        Some(super::run::forward_signals()?)
     };
     let pid = crate::init::exec::exec(ExecOpts {
         init_pid,

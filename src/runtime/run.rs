@@ -9,7 +9,7 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use std::os::fd::AsFd;
 
 /// Signals `run` forwards to the container instead of dying of them.
-pub const FORWARDED: &[Signal] = &[
+const FORWARDED: &[Signal] = &[
     Signal::SIGHUP,
     Signal::SIGINT,
     Signal::SIGQUIT,
@@ -29,19 +29,10 @@ pub fn run(store: &Store, args: &RunArgs) -> Result<i32> {
         entry: created.entry,
         record: Some(created.record),
     };
-    let mut mask = SigSet::empty();
-    for s in FORWARDED {
-        mask.add(*s);
-    }
     let sfd = if args.detach {
         None
     } else {
-        mask.thread_block()
-            .map_err(|e| Error::io("sigprocmask")(e.into()))?;
-        Some(
-            SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC)
-                .map_err(|e| Error::io("signalfd")(e.into()))?,
-        )
+        Some(forward_signals()?)
     };
     let id = c.id().to_string();
     // start_container drops the lock: `state`, `kill` and friends get in while we wait.
@@ -57,6 +48,18 @@ pub fn run(store: &Store, args: &RunArgs) -> Result<i32> {
         super::delete::delete(store, &id, true)?;
     }
     Ok(code)
+}
+
+/// Block the signals berth forwards and receive them on a signalfd instead. Children
+/// forked afterwards inherit the mask: stages reset it before exec.
+pub fn forward_signals() -> Result<SignalFd> {
+    let mut mask = SigSet::empty();
+    for s in FORWARDED {
+        mask.add(*s);
+    }
+    mask.thread_block()
+        .map_err(|e| Error::io("sigprocmask")(e.into()))?;
+    SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC).map_err(|e| Error::io("signalfd")(e.into()))
 }
 
 /// Wait for our child `pid`, forwarding the signals in `sfd` to it; its exit code, or
