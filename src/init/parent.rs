@@ -222,6 +222,7 @@ pub fn create(store: &Store, opts: CreateOpts) -> Result<Created, InitError> {
     guard.track_child(intermediate);
     cgroup.add(intermediate)?;
     let sock = parent_end.as_fd();
+    let intermediate_fd = sys::pidfd_open(intermediate).ok();
     sync::send(sock, &Msg::Go).map_err(InitError::io("sync"))?;
 
     let mut init_pid = 0;
@@ -245,7 +246,13 @@ pub fn create(store: &Store, opts: CreateOpts) -> Result<Created, InitError> {
         terminal,
     };
     let warnings = loop {
-        let msg = sync::recv(sock).map_err(InitError::io("sync"))?;
+        // Until the intermediate has reported the init, its death must end the wait.
+        let watch = if init_pid == 0 {
+            intermediate_fd.as_ref().map(|f| f.as_fd())
+        } else {
+            None
+        };
+        let msg = sync::recv_watching(sock, watch).map_err(InitError::io("sync"))?;
         match msg {
             Some(Msg::UserNsReady) => {
                 write_id_maps(intermediate, spec)?;

@@ -70,6 +70,35 @@ pub fn recv(fd: BorrowedFd<'_>) -> io::Result<Option<Msg>> {
     }
 }
 
+/// Receive one message, or Ok(None) once `watch` (a pidfd) says that process exited
+/// with nothing left to read. A stage that dies between forking the next one and
+/// reporting it would otherwise leave the parent waiting on a socket its orphan
+/// still holds.
+pub fn recv_watching(fd: BorrowedFd<'_>, watch: Option<BorrowedFd<'_>>) -> io::Result<Option<Msg>> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let Some(w) = watch else {
+        return recv(fd);
+    };
+    loop {
+        let mut fds = [
+            PollFd::new(fd, PollFlags::POLLIN),
+            PollFd::new(w, PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+            Ok(_) => {}
+        }
+        // Data first: a stage that reported and then exited is the normal case.
+        if fds[0].revents().is_some_and(|r| !r.is_empty()) {
+            return recv(fd);
+        }
+        if fds[1].revents().is_some_and(|r| !r.is_empty()) {
+            return Ok(None);
+        }
+    }
+}
+
 /// Receive and require `want`, turning a child's Error into Err.
 pub fn expect(fd: BorrowedFd<'_>, want: &Msg) -> io::Result<()> {
     match recv(fd)? {
