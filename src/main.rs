@@ -31,10 +31,7 @@ fn dispatch(cli: &Cli, cmd: &Command) -> Result<i32> {
         }
         Command::Delete { force, id } => runtime::delete::delete(&store, id, *force).map(|_| 0),
         Command::List { format, quiet } => out(&runtime::list::list(&store, *format, *quiet)?),
-        Command::Exec(a) => {
-            prepare_fds(a.preserve_fds);
-            runtime::exec::exec(&store, a)
-        }
+        Command::Exec(a) => runtime::exec::exec(&store, a),
         Command::Update(a) => runtime::update::update(&store, a).map(|_| 0),
         Command::Pause { id } => runtime::pause::set_paused(&store, id, true).map(|_| 0),
         Command::Resume { id } => runtime::pause::set_paused(&store, id, false).map(|_| 0),
@@ -82,6 +79,7 @@ fn main() {
     match &cli.command {
         Some(Command::Create(a)) => prepare_fds(a.preserve_fds),
         Some(Command::Run(a)) => prepare_fds(a.create.preserve_fds),
+        Some(Command::Exec(a)) => prepare_fds(a.preserve_fds),
         _ => {}
     }
     berth::log::init(cli.log.as_deref(), cli.log_format, cli.debug);

@@ -297,3 +297,52 @@ fn exe_of_exec_stages_is_out_of_reach() {
     );
     assert!(fs::read(&bin).unwrap() == before, "berth's binary changed");
 }
+
+/// The program starts with no signal ignored, as under runc (berth's own runtime
+/// ignores SIGPIPE, and an ignored signal survives execve): for run and for exec.
+#[test]
+fn programs_start_with_default_signal_dispositions() {
+    require_root!();
+    let ctx = Ctx::new("exec-sigign");
+    // grep itself, not `sh -c`: busybox sh ignores SIGQUIT before exec'ing a lone command.
+    let b = ctx.bundle(&["grep", "SigIgn", "/proc/self/status"]);
+    b.save();
+    assert_eq!(ctx.run_ok(&b, "r"), "SigIgn:\t0000000000000000\n");
+    let id = running(&ctx, "c");
+    let out = ctx.cmd(&["exec", &id, "grep", "SigIgn", "/proc/self/status"]);
+    out.expect_ok();
+    assert_eq!(out.stdout, "SigIgn:\t0000000000000000\n");
+}
+
+/// exec errors reach --log like every other verb's (containerd and Docker show the
+/// log's last msg to the user).
+#[test]
+fn exec_errors_reach_the_json_log() {
+    require_root!();
+    berth_only!("runc's wording differs");
+    let ctx = Ctx::new("exec-log");
+    let id = running(&ctx, "c");
+    let log = ctx.dir.join("exec-log.json");
+    let out = ctx.cmd(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "exec",
+        "-d",
+        &id,
+        "/nonexistent",
+    ]);
+    out.expect_err();
+    let text = fs::read_to_string(&log).unwrap_or_default();
+    let last: serde_json::Value =
+        serde_json::from_str(text.lines().last().unwrap_or("{}")).unwrap();
+    assert_eq!(last["level"], "error");
+    assert!(
+        last["msg"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no such file or directory"),
+        "{text}"
+    );
+}

@@ -161,6 +161,7 @@ fn intermediate(
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).stage("prctl")?;
     // CVE-2016-9962: nothing in the container may ptrace this stage.
     nix::sys::prctl::set_dumpable(false).stage("prctl")?;
+    sys::reset_signal_dispositions();
     let mut keep: Vec<i32> = (3..3 + opts.preserve_fds as i32).collect();
     keep.push(sock.as_raw_fd());
     keep.extend(joins.iter().map(|(_, fd)| fd.as_raw_fd()));

@@ -64,6 +64,8 @@ fn stage(ctx: &Ctx<'_>, sock: &OwnedFd) -> StageResult<()> {
     // read its memory; non-dumpable makes that need CAP_SYS_PTRACE in the host's user
     // namespace. Inherited by the init; execve of the user's program resets it.
     nix::sys::prctl::set_dumpable(false).stage("prctl")?;
+    // Inherited by the init and so by the program (execve keeps SIG_IGN).
+    sys::reset_signal_dispositions();
     // Keep stdio, the fds passed on to the container, and the ones the stages use.
     let mut keep: Vec<i32> = (3..3 + (ctx.preserve_fds + ctx.listen_fds) as i32).collect();
     keep.push(sock.as_raw_fd());

@@ -357,3 +357,40 @@ pub fn close_all_except(keep: &[RawFd]) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Every signal back to its default disposition. Rust's runtime ignores SIGPIPE, the
+/// caller may ignore others, and an ignored signal survives execve: the container's
+/// program must start as it would anywhere else (SigIgn 0, as under runc). The raw
+/// rt_sigaction is used because glibc refuses its reserved real-time signals (32, 33).
+pub fn reset_signal_dispositions() {
+    /// The kernel's struct sigaction on x86_64 (no restorer needed for SIG_DFL).
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: u64,
+        restorer: usize,
+        mask: u64,
+    }
+    let act = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: `act` is a valid kernel sigaction for the call's duration; SIG_DFL
+        // runs no code of ours; the old action is not requested.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &act as *const KernelSigaction,
+                std::ptr::null::<KernelSigaction>(),
+                8usize,
+            )
+        };
+    }
+}
