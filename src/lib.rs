@@ -11,6 +11,7 @@ pub mod id;
 pub mod init;
 pub mod log;
 pub mod runtime;
+pub mod seccomp;
 pub mod spec;
 pub mod state;
 pub mod store;

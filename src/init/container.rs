@@ -11,6 +11,7 @@ use nix::sys::stat::Mode;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::convert::Infallible;
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
 
 /// Set once the parent has been told Ready (and may have exited).
 static READY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -71,6 +72,10 @@ fn steps(ctx: &Ctx<'_>, sock: &OwnedFd) -> StageResult<Infallible> {
         return Err(stage_err("config", "process.args: must not be empty"));
     }
 
+    // A seccomp agent listens on a host path: connect while the host's root and /proc
+    // (for the pid the runtime sees) are still the ones we have.
+    let agent = connect_seccomp_agent(ctx.seccomp)?;
+
     if has_new_ns(spec, LinuxNamespaceType::Network) {
         sys::loopback_up().stage_with("network", || "bringing lo up".into())?;
     }
@@ -111,8 +116,16 @@ fn steps(ctx: &Ctx<'_>, sock: &OwnedFd) -> StageResult<Infallible> {
     process::apply_personality(spec)?;
     process::apply_scheduler(process)?;
     process::apply_io_priority(process)?;
+    let no_new_privs = process.no_new_privileges().unwrap_or(false);
+    if !no_new_privs {
+        // Without no_new_privs loading a filter needs CAP_SYS_ADMIN, so before the
+        // capabilities go (as runc): what the init does next is then up to the profile.
+        apply_seccomp(ctx.seccomp, agent.as_ref(), |pid| {
+            seccomp_state(ctx, "creating", pid)
+        })?;
+    }
     process::set_identity(process)?;
-    if process.no_new_privileges().unwrap_or(false) {
+    if no_new_privs {
         nix::sys::prctl::set_no_new_privs().stage("no_new_privs")?;
     }
     let umask = process.user().umask().unwrap_or(0o022);
@@ -179,11 +192,94 @@ fn steps(ctx: &Ctx<'_>, sock: &OwnedFd) -> StageResult<Infallible> {
         sys::clear_cloexec(fd as i32).stage_with("exec", || format!("--preserve-fds: fd {fd}"))?;
     }
     sys::cloexec_from(first_closed).stage("exec")?;
+    if no_new_privs {
+        // As late as possible: after the exec fifo and startContainer hooks, only
+        // execve runs under the filter.
+        apply_seccomp(ctx.seccomp, agent.as_ref(), |pid| {
+            seccomp_state(ctx, "created", pid)
+        })?;
+    }
     let e = match nix::unistd::execve(&c_exe[0], &c_args, &c_env) {
         Ok(never) => match never {},
         Err(e) => e,
     };
     Err(e).stage_with("exec", || format!("exec {}", exe.display()))
+}
+
+/// A seccomp agent we are connected to, and our pid as the runtime sees it (the
+/// init's own is 1 in a new pid namespace).
+pub(super) struct SeccompAgent {
+    sock: UnixStream,
+    pid: i32,
+}
+
+/// Connect to linux.seccomp.listenerPath when SCMP_ACT_NOTIFY is used.
+pub(super) fn connect_seccomp_agent(
+    filter: Option<&crate::seccomp::Filter>,
+) -> StageResult<Option<SeccompAgent>> {
+    let Some(l) = filter.and_then(|f| f.listener.as_ref()) else {
+        return Ok(None);
+    };
+    let sock = UnixStream::connect(&l.path).stage_with("seccomp", || {
+        format!("linux.seccomp.listenerPath {}", l.path.display())
+    })?;
+    let pid = std::fs::read_link("/proc/self")
+        .ok()
+        .and_then(|p| p.to_str()?.parse().ok())
+        .unwrap_or_else(|| nix::unistd::getpid().as_raw());
+    Ok(Some(SeccompAgent { sock, pid }))
+}
+
+/// Load linux.seccomp. With SCMP_ACT_NOTIFY, hand the listener fd and the container
+/// process state (`state(pid)` is its `state` member) to the agent (config-linux.md
+/// "Seccomp"): one message, fds ["seccompFd"], then the connection is closed. Only
+/// sendmsg runs between loading and handing over, so the agent can answer whatever
+/// comes next.
+pub(super) fn apply_seccomp(
+    filter: Option<&crate::seccomp::Filter>,
+    agent: Option<&SeccompAgent>,
+    state: impl FnOnce(i32) -> serde_json::Value,
+) -> StageResult<()> {
+    let Some(filter) = filter else {
+        return Ok(());
+    };
+    let message = match (&filter.listener, agent) {
+        (Some(l), Some(a)) => {
+            let mut m = serde_json::json!({
+                "ociVersion": crate::state::OCI_VERSION,
+                "fds": ["seccompFd"],
+                "pid": a.pid,
+                "state": state(a.pid),
+            });
+            if let Some(md) = &l.metadata {
+                m["metadata"] = serde_json::Value::from(md.as_str());
+            }
+            Some(serde_json::to_vec(&m).stage("seccomp")?)
+        }
+        _ => None,
+    };
+    let listener = sys::seccomp::load(&filter.program, filter.flags)
+        .stage_with("seccomp", || "loading linux.seccomp".into())?;
+    if let (Some(fd), Some(a), Some(message)) = (listener, agent, message) {
+        sys::seccomp::send_with_fd(a.sock.as_fd(), fd.as_fd(), &message)
+            .stage_with("seccomp", || {
+                "sending the listener to linux.seccomp.listenerPath".into()
+            })?;
+        let _ = a.sock.shutdown(std::net::Shutdown::Both);
+    }
+    Ok(())
+}
+
+/// The container's state for a seccomp agent.
+fn seccomp_state(ctx: &Ctx<'_>, status: &str, pid: i32) -> serde_json::Value {
+    serde_json::json!({
+        "ociVersion": crate::state::OCI_VERSION,
+        "id": ctx.id.as_str(),
+        "status": status,
+        "pid": pid,
+        "bundle": ctx.bundle.dir,
+        "annotations": ctx.bundle.spec.annotations().clone().unwrap_or_default(),
+    })
 }
 
 /// Namespaced sysctls (validated against the allow-list at load time), written only

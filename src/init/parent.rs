@@ -41,6 +41,8 @@ pub struct Ctx<'a> {
     pub layout: &'a Layout,
     /// Run createRuntime/prestart hooks between mounts and pivot_root.
     pub runtime_hooks: bool,
+    /// linux.seccomp, compiled before anything exists.
+    pub seccomp: Option<&'a crate::seccomp::Filter>,
 }
 
 pub struct Created {
@@ -116,6 +118,11 @@ pub fn create(store: &Store, opts: CreateOpts) -> Result<Created, InitError> {
             opts.bundle.rootfs.display()
         )));
     }
+    let seccomp = linux
+        .and_then(|l| l.seccomp().as_ref())
+        .map(crate::seccomp::compile)
+        .transpose()
+        .map_err(|e| InitError::Config(e.to_string()))?;
 
     let layout = Layout::detect()?;
     let resources = linux.and_then(|l| l.resources().as_ref());
@@ -208,6 +215,7 @@ pub fn create(store: &Store, opts: CreateOpts) -> Result<Created, InitError> {
         cgroup: &cgroup,
         layout: &layout,
         runtime_hooks,
+        seccomp: seccomp.as_ref(),
     };
 
     let (parent_end, child_end) = sync::pair().map_err(InitError::io("socketpair"))?;

@@ -3,6 +3,7 @@
 //! Everything else in berth uses these or nix's safe wrappers.
 
 pub mod bpf;
+pub mod seccomp;
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
