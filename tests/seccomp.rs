@@ -320,12 +320,17 @@ fn x86_64_profile_stops_i386_and_x32_getpid() {
 /// A seccomp agent: accepts one connection on `path`, takes the state and the
 /// listener fd, and answers every notification with EXDEV until the filter is gone.
 fn agent(path: &Path) -> std::thread::JoinHandle<(Value, Vec<i32>)> {
+    let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
+    std::thread::spawn(move || serve_agent(&listener))
+}
+
+/// Accept one connection on `listener` and serve it as `agent` does.
+fn serve_agent(listener: &std::os::unix::net::UnixListener) -> (Value, Vec<i32>) {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
     use std::io::{IoSliceMut, Read};
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-    let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
     listener.set_nonblocking(true).unwrap();
-    std::thread::spawn(move || {
+    {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         let mut conn = loop {
             match listener.accept() {
@@ -426,7 +431,7 @@ fn agent(path: &Path) -> std::thread::JoinHandle<(Value, Vec<i32>)> {
             unsafe { libc::ioctl(fd.as_raw_fd(), SEND, &resp as *const Resp) };
         }
         (state, seen)
-    })
+    }
 }
 
 #[test]
@@ -480,6 +485,68 @@ fn notify_hands_the_listener_and_state_to_the_agent() {
         let status = state["state"]["status"].as_str().unwrap_or("");
         assert!(["creating", "created"].contains(&status), "{state}");
     }
+}
+
+/// `exec` puts the container's filter on the new process too (runc does), with and
+/// without no_new_privs, and hands a NOTIFY listener for it to the agent.
+#[test]
+fn exec_gets_the_containers_filter() {
+    require_root!();
+    let ctx = Ctx::new("sc-exec");
+    let mut b = ctx.bundle(&["sleep", "1000"]);
+    with_seccomp(
+        &mut b,
+        deny(&MKDIR, json!({"action": "SCMP_ACT_ERRNO", "errnoRet": 28})),
+    );
+    let id = ctx.id("errno");
+    ctx.create(&b, &id).expect_ok();
+    ctx.start(&id).expect_ok();
+    for nnp in [&[][..], &["--no-new-privs"][..]] {
+        let mut args = vec!["exec"];
+        args.extend_from_slice(nnp);
+        args.extend_from_slice(&[&id, "sh", "-c", "mkdir /tmp/x 2>&1; echo rc=$?"]);
+        let out = ctx.cmd(&args);
+        out.expect_ok();
+        assert!(
+            out.stdout.contains("No space left on device") && out.stdout.contains("rc=1"),
+            "{nnp:?}: {}",
+            out.stdout
+        );
+    }
+    ctx.cmd(&["delete", "--force", &id]).expect_ok();
+
+    let sock = ctx.dir.join("agent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let mut b = ctx.bundle(&["sleep", "1000"]);
+    with_seccomp(
+        &mut b,
+        json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock,
+               "syscalls": [{"names": MKDIR, "action": "SCMP_ACT_NOTIFY"}]}),
+    );
+    let id = ctx.id("notify");
+    std::thread::scope(|s| {
+        let init = s.spawn(|| serve_agent(&listener));
+        ctx.create(&b, &id).expect_ok();
+        ctx.start(&id).expect_ok();
+        let exec = s.spawn(|| serve_agent(&listener));
+        let out = ctx.cmd(&["exec", &id, "sh", "-c", "mkdir /tmp/x 2>&1; true"]);
+        out.expect_ok();
+        assert!(
+            out.stdout.contains("Invalid cross-device link"),
+            "{}",
+            out.stdout
+        );
+        let (state, seen) = exec.join().unwrap();
+        assert!(seen.contains(&83) || seen.contains(&258), "{seen:?}");
+        assert_eq!(state["state"]["id"], id.as_str(), "{state}");
+        assert_eq!(state["state"]["status"], "running", "{state}");
+        assert_ne!(
+            state["pid"], state["state"]["pid"],
+            "the exec'd process: {state}"
+        );
+        ctx.cmd(&["delete", "--force", &id]).expect_ok();
+        init.join().unwrap();
+    });
 }
 
 #[test]

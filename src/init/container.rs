@@ -209,8 +209,8 @@ fn steps(ctx: &Ctx<'_>, sock: &OwnedFd) -> StageResult<Infallible> {
 /// A seccomp agent we are connected to, and our pid as the runtime sees it (the
 /// init's own is 1 in a new pid namespace).
 pub(super) struct SeccompAgent {
-    sock: UnixStream,
-    pid: i32,
+    pub(super) sock: UnixStream,
+    pub(super) pid: i32,
 }
 
 /// Connect to linux.seccomp.listenerPath when SCMP_ACT_NOTIFY is used.

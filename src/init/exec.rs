@@ -15,6 +15,9 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
 pub struct ExecOpts<'a> {
+    /// The container's id and bundle, for a seccomp agent's state.
+    pub id: &'a str,
+    pub bundle: &'a std::path::Path,
     pub init_pid: i32,
     pub spec: &'a Spec,
     pub process: Process,
@@ -26,6 +29,13 @@ pub struct ExecOpts<'a> {
     /// Return once the process is in its cgroup, before it execs (a detached exec
     /// into a paused container: the process runs when the container is resumed).
     pub return_when_placed: bool,
+}
+
+/// What the process stage needs for linux.seccomp: the compiled filter, and the
+/// agent's socket when the profile uses SCMP_ACT_NOTIFY.
+struct Seccomp {
+    filter: Option<crate::seccomp::Filter>,
+    agent: Option<UnixStream>,
 }
 
 /// Namespaces to join: every type the container's config lists (new or joined).
@@ -72,6 +82,24 @@ fn namespace_fds(
 /// Start the process; returns its host pid once it has exec'd.
 pub fn exec(opts: ExecOpts<'_>) -> Result<i32, InitError> {
     let joins = namespace_fds(opts.init_pid, opts.spec)?;
+    // The container's linux.seccomp applies to every process in it (as runc).
+    let filter = opts
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .map(crate::seccomp::compile)
+        .transpose()
+        .map_err(|e| InitError::Config(e.to_string()))?;
+    // The agent listens on a host path: connect before joining the mount namespace.
+    let agent = match filter.as_ref().and_then(|f| f.listener.as_ref()) {
+        None => None,
+        Some(l) => Some(UnixStream::connect(&l.path).map_err(InitError::io(format!(
+            "exec: seccomp: linux.seccomp.listenerPath {}",
+            l.path.display()
+        )))?),
+    };
+    let seccomp = Seccomp { filter, agent };
     let cg_dirs = match &opts.sub_cgroup {
         None => opts.cgroup.clone(),
         Some(sub) => {
@@ -84,7 +112,7 @@ pub fn exec(opts: ExecOpts<'_>) -> Result<i32, InitError> {
     let intermediate = match sys::fork_with(0).map_err(InitError::io("fork"))? {
         sys::Forked::Child => {
             drop(parent_end);
-            let code = match intermediate(&opts, &joins, &child_end) {
+            let code = match intermediate(&opts, &joins, &seccomp, &child_end) {
                 Ok(()) => 0,
                 Err(e) => {
                     let _ = sync::send(
@@ -115,6 +143,10 @@ pub fn exec(opts: ExecOpts<'_>) -> Result<i32, InitError> {
                 pid = p;
                 reap(intermediate);
                 sync::send(sock, &Msg::Go).map_err(InitError::io("sync"))?;
+                if seccomp.agent.is_some() {
+                    // The process's own pid as the host sees it, for the agent.
+                    sync::send(sock, &Msg::InitPid { pid }).map_err(InitError::io("sync"))?;
+                }
             }
             Some(Msg::Ready { .. }) => {
                 ready = true;
@@ -156,6 +188,7 @@ pub fn exec(opts: ExecOpts<'_>) -> Result<i32, InitError> {
 fn intermediate(
     opts: &ExecOpts<'_>,
     joins: &[(LinuxNamespaceType, OwnedFd)],
+    seccomp: &Seccomp,
     sock: &OwnedFd,
 ) -> StageResult<()> {
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).stage("prctl")?;
@@ -167,6 +200,9 @@ fn intermediate(
     keep.extend(joins.iter().map(|(_, fd)| fd.as_raw_fd()));
     if let Some(c) = &opts.console {
         keep.push(c.as_raw_fd());
+    }
+    if let Some(a) = &seccomp.agent {
+        keep.push(a.as_raw_fd());
     }
     sys::close_all_except(&keep).stage("fds")?;
     sync::expect(sock.as_fd(), &Msg::Go).stage("sync")?;
@@ -182,7 +218,7 @@ fn intermediate(
     let in_userns = joins.iter().any(|(t, _)| *t == LinuxNamespaceType::User);
     match sys::fork_with(libc::CLONE_PARENT).stage("clone")? {
         sys::Forked::Child => {
-            let err = match process_stage(opts, sock, in_userns) {
+            let err = match process_stage(opts, seccomp, sock, in_userns) {
                 Ok(never) => match never {},
                 Err(e) => e,
             };
@@ -199,8 +235,28 @@ fn intermediate(
     }
 }
 
-fn process_stage(opts: &ExecOpts<'_>, sock: &OwnedFd, in_userns: bool) -> StageResult<Infallible> {
+fn process_stage(
+    opts: &ExecOpts<'_>,
+    seccomp: &Seccomp,
+    sock: &OwnedFd,
+    in_userns: bool,
+) -> StageResult<Infallible> {
     sync::expect(sock.as_fd(), &Msg::Go).stage("sync")?;
+    let agent = match &seccomp.agent {
+        None => None,
+        Some(a) => match sync::recv(sock.as_fd()).stage("sync")? {
+            Some(Msg::InitPid { pid }) => Some(super::container::SeccompAgent {
+                sock: a.try_clone().stage("seccomp")?,
+                pid,
+            }),
+            other => {
+                return Err(stage_err(
+                    "sync",
+                    format!("expected the pid, got {other:?}"),
+                ))
+            }
+        },
+    };
     // The caller blocked the signals it forwards; the program must not inherit that.
     nix::sys::signal::SigSet::empty()
         .thread_set_mask()
@@ -224,8 +280,23 @@ fn process_stage(opts: &ExecOpts<'_>, sock: &OwnedFd, in_userns: bool) -> StageR
     process::apply_scheduler(p)?;
     process::apply_io_priority(p)?;
     apply_cpu_affinity(p)?;
+    let no_new_privs = p.no_new_privileges().unwrap_or(false);
+    let state = |_pid: i32| {
+        serde_json::json!({
+            "ociVersion": crate::state::OCI_VERSION,
+            "id": opts.id,
+            "status": "running",
+            "pid": opts.init_pid,
+            "bundle": opts.bundle,
+            "annotations": opts.spec.annotations().clone().unwrap_or_default(),
+        })
+    };
+    if !no_new_privs {
+        // As in the init: before the capabilities go, or loading needs no_new_privs.
+        super::container::apply_seccomp(seccomp.filter.as_ref(), agent.as_ref(), state)?;
+    }
     process::set_identity(p)?;
-    if p.no_new_privileges().unwrap_or(false) {
+    if no_new_privs {
         nix::sys::prctl::set_no_new_privs().stage("no_new_privs")?;
     }
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
@@ -261,6 +332,9 @@ fn process_stage(opts: &ExecOpts<'_>, sock: &OwnedFd, in_userns: bool) -> StageR
         sys::clear_cloexec(fd as i32).stage_with("exec", || format!("--preserve-fds: fd {fd}"))?;
     }
     sys::cloexec_from(first_closed).stage("exec")?;
+    if no_new_privs {
+        super::container::apply_seccomp(seccomp.filter.as_ref(), agent.as_ref(), state)?;
+    }
     let e = match nix::unistd::execve(&c_exe[0], &c_args, &c_env) {
         Ok(never) => match never {},
         Err(e) => e,

@@ -196,6 +196,8 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
         Some(super::run::forward_signals()?)
     };
     let pid = crate::init::exec::exec(ExecOpts {
+        id: &record.id,
+        bundle: &record.bundle,
         init_pid,
         spec: &spec,
         process,
