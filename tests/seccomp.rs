@@ -16,10 +16,14 @@ use std::sync::OnceLock;
 
 include!("data/containers_profile.rs");
 
-/// tests/data/sysprobe.c, built static once.
+/// tests/data/sysprobe.c, built static once (or `BERTH_SYSPROBE`, a prebuilt one: the
+/// VM lane's guest has no compiler).
 fn sysprobe() -> &'static Path {
     static PROBE: OnceLock<PathBuf> = OnceLock::new();
     PROBE.get_or_init(|| {
+        if let Some(p) = std::env::var_os("BERTH_SYSPROBE") {
+            return PathBuf::from(p);
+        }
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sysprobe.c");
         let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sysprobe");
         let tmp = out.with_extension(std::process::id().to_string());

@@ -45,6 +45,10 @@ berth=$(cargo build --quiet --message-format=json | executables bin |
 vm_args=(--timeout "$timeout_secs" --strip-debug --bin "$berth:/berth"
     --bin "$here/guest-smoke.sh:/lane/guest-smoke.sh" --env BERTH_TEST_RUNTIME=/berth
     --bin "$(readlink -f /bin/sh):/bin/sh" --module loop)
+# The seccomp tests' static probe, built here: the guest has no compiler.
+mkdir -p target/tmp
+gcc -static -O1 -o target/tmp/sysprobe.lane tests/data/sysprobe.c
+vm_args+=(--bin "$repo/target/tmp/sysprobe.lane:/lane/sysprobe" --env BERTH_SYSPROBE=/lane/sysprobe)
 # shellcheck disable=SC2016 # the guest's shell expands these
 guest='status=0
 part() { # $1: name, rest: command
