@@ -10,6 +10,11 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
+/// A terminal needs someone to hold its master: the caller's --console-socket, or
+/// berth itself in the foreground. runc's words (utils_linux.go), with berth's name.
+pub const DETACHED_TTY: &str =
+    "cannot allocate tty if berth will detach without setting console socket";
+
 /// A pty from the container's devpts: the master goes to the --console-socket, the
 /// slave becomes /dev/console and the process's stdio and controlling terminal.
 pub fn setup_console(

@@ -19,6 +19,9 @@ pub struct CreateOpts {
     pub bundle: Bundle,
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
+    /// The init's end of berth's own console socket (a foreground `run` proxying
+    /// the terminal); used instead of connecting to `console_socket`.
+    pub console_stream: Option<UnixStream>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
@@ -93,7 +96,7 @@ impl Drop for Cleanup {
     }
 }
 
-pub fn create(store: &Store, opts: CreateOpts) -> Result<Created, InitError> {
+pub fn create(store: &Store, mut opts: CreateOpts) -> Result<Created, InitError> {
     let spec = &opts.bundle.spec;
     let linux = spec.linux().as_ref();
     // Checks that need no side effects come before the state dir exists.
@@ -106,11 +109,11 @@ pub fn create(store: &Store, opts: CreateOpts) -> Result<Created, InitError> {
         .as_ref()
         .and_then(|p| p.terminal())
         .unwrap_or(false);
-    if terminal && opts.console_socket.is_none() {
-        return Err(InitError::Config(
-            "process.terminal is true: --console-socket is required (berth does not proxy terminals yet)"
-                .into(),
-        ));
+    if terminal && opts.console_socket.is_none() && opts.console_stream.is_none() {
+        return Err(InitError::Config(format!(
+            "process.terminal: {}",
+            super::console::DETACHED_TTY
+        )));
     }
     if !opts.bundle.rootfs.is_dir() {
         return Err(InitError::Config(format!(
@@ -191,8 +194,9 @@ pub fn create(store: &Store, opts: CreateOpts) -> Result<Created, InitError> {
     }
 
     let fifo = make_exec_fifo(&fifo_path)?;
-    let console = match (&opts.console_socket, terminal) {
-        (Some(p), true) => Some(
+    let console = match (opts.console_stream.take(), &opts.console_socket, terminal) {
+        (Some(s), _, true) => Some(s),
+        (None, Some(p), true) => Some(
             UnixStream::connect(p)
                 .map_err(InitError::io(format!("--console-socket {}", p.display())))?,
         ),

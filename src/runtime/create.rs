@@ -3,6 +3,7 @@ use crate::error::Result;
 use crate::id::ContainerId;
 use crate::init::parent::{self, CreateOpts, Created};
 use crate::store::Store;
+use std::os::unix::net::UnixStream;
 
 /// LISTEN_FDS from berth's own environment (systemd socket activation), if it is ours.
 pub fn listen_fds() -> u32 {
@@ -20,20 +21,45 @@ pub fn listen_fds() -> u32 {
 }
 
 pub fn create(store: &Store, args: &CreateArgs) -> Result<Created> {
+    create_foreground(store, args, false).map(|(c, _)| c)
+}
+
+/// `create`, for a foreground `run` when `foreground`: with process.terminal and no
+/// --console-socket, the init sends the pty master on an internal socket whose other
+/// end is returned (berth proxies the terminal, as runc does).
+pub fn create_foreground(
+    store: &Store,
+    args: &CreateArgs,
+    foreground: bool,
+) -> Result<(Created, Option<UnixStream>)> {
     // Validate everything that needs no side effect before --root is touched.
     let id = ContainerId::parse(&args.id)?;
     let bundle = crate::spec::load::load_bundle(&args.bundle)?;
-    Ok(parent::create(
+    let terminal = bundle
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    let (ours, theirs) = if foreground && terminal && args.console_socket.is_none() {
+        let (a, b) = super::tty::socket_pair()?;
+        (Some(a), Some(b))
+    } else {
+        (None, None)
+    };
+    let created = parent::create(
         store,
         CreateOpts {
             id,
             bundle,
             pid_file: args.pid_file.clone(),
             console_socket: args.console_socket.clone(),
+            console_stream: theirs,
             no_pivot: args.no_pivot,
             no_new_keyring: args.no_new_keyring,
             preserve_fds: args.preserve_fds,
             listen_fds: listen_fds(),
         },
-    )?)
+    )?;
+    Ok((created, ours))
 }

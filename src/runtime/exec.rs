@@ -162,17 +162,21 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
     )
     .map_err(Error::Usage)?;
     let terminal = process.terminal().unwrap_or(false);
-    let console = match (terminal, &a.console_socket) {
-        (true, Some(p)) => Some(
-            std::os::unix::net::UnixStream::connect(p)
-                .map_err(Error::io(format!("--console-socket {}", p.display())))?,
+    // With a tty and no --console-socket berth holds the master itself (`ours`).
+    let (console, ours) = match (terminal, &a.console_socket) {
+        (true, Some(p)) => (
+            Some(
+                std::os::unix::net::UnixStream::connect(p)
+                    .map_err(Error::io(format!("--console-socket {}", p.display())))?,
+            ),
+            None,
         ),
+        (true, None) if a.detach => return Err(Error::Usage(super::tty::DETACHED_TTY.into())),
         (true, None) => {
-            return Err(Error::Usage(
-                "--tty needs --console-socket (berth does not proxy terminals yet)".into(),
-            ))
+            let (ours, theirs) = super::tty::socket_pair()?;
+            (Some(theirs), Some(ours))
         }
-        (false, _) => None,
+        (false, _) => (None, None),
     };
     if a.cgroup
         .as_deref()
@@ -195,6 +199,23 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
     } else {
         Some(super::run::forward_signals()?)
     };
+    // Dropped (mode restored) on every way out of this function.
+    let mut host = None;
+    let mut process = process;
+    if ours.is_some() {
+        host = super::tty::HostTerminal::find()?;
+        if let Some(h) = &host {
+            // The pty has berth's size before the process execs (consoleSize is
+            // applied by the process stage), so the program's first look is right.
+            let (rows, cols) = h.size()?;
+            let size = oci_spec::runtime::BoxBuilder::default()
+                .height(rows)
+                .width(cols)
+                .build()
+                .map_err(|e| Error::Usage(format!("process.consoleSize: {e}")))?;
+            process.set_console_size(Some(size));
+        }
+    }
     let pid = crate::init::exec::exec(ExecOpts {
         id: &record.id,
         bundle: &record.bundle,
@@ -210,9 +231,29 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
     if let Some(p) = &a.pid_file {
         crate::init::parent::write_pid_file(p, pid)?;
     }
-    match sfd {
-        None => Ok(0),
-        Some(sfd) => super::run::wait_forwarding(pid, &sfd),
+    let Some(sfd) = sfd else {
+        return Ok(0);
+    };
+    let Some(ours) = ours else {
+        return super::run::wait_forwarding(pid, &sfd);
+    };
+    let attached = super::tty::receive_master(&ours).and_then(|m| {
+        if let Some(h) = host.as_mut() {
+            h.set_raw()?;
+        }
+        Ok(m)
+    });
+    match attached {
+        Ok(master) => super::tty::proxy(pid, &sfd, master, host.as_ref()),
+        Err(e) => {
+            // No one could ever read or type into its terminal.
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            let _ = super::run::reap(pid);
+            Err(e)
+        }
     }
 }
 

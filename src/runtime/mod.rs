@@ -14,6 +14,7 @@ pub mod run;
 pub mod spec;
 pub mod start;
 pub mod state;
+pub mod tty;
 pub mod update;
 
 pub use container::Container;

@@ -330,6 +330,47 @@ pub fn set_winsize(fd: RawFd, rows: u16, cols: u16) -> io::Result<()> {
     Ok(())
 }
 
+/// A terminal's window size (TIOCGWINSZ): (rows, columns).
+pub fn get_winsize(fd: BorrowedFd<'_>) -> io::Result<(u16, u16)> {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: valid fd and pointer to a live winsize the kernel fills.
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) } as libc::c_long)?;
+    Ok((ws.ws_row, ws.ws_col))
+}
+
+/// Receive one message on a unix socket and the single fd it carries (SCM_RIGHTS,
+/// installed CLOEXEC). None when the peer closed without sending one; any extra fds
+/// are closed.
+pub fn recv_fd(sock: BorrowedFd<'_>) -> io::Result<Option<OwnedFd>> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut buf = [0u8; 4096];
+    let mut iov = [io::IoSliceMut::new(&mut buf)];
+    let mut cmsg = nix::cmsg_space!([RawFd; 4]);
+    let msg = recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )?;
+    let mut got = Vec::new();
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            // SAFETY: the kernel just installed these fds in this process; nothing
+            // else refers to them.
+            got.extend(
+                fds.into_iter()
+                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+            );
+        }
+    }
+    Ok(got.into_iter().next())
+}
+
 /// The filesystem magic of the filesystem holding `fd` (fstatfs f_type).
 pub fn fs_magic(fd: BorrowedFd<'_>) -> io::Result<i64> {
     // SAFETY: statfs is plain old data; zeroed is valid and the kernel fills it.
