@@ -231,3 +231,89 @@ fn reused_init_pid_is_never_signalled() {
     assert!(!ctx.state_dir(&id).exists());
     drop(squatter);
 }
+
+/// Tries to undo masked and read-only paths from inside; one line per attempt, then
+/// what is visible afterwards.
+const UNDO_MASKS: &str = "try() { if \"$@\" 2>/dev/null; then echo \"OK $*\"; else echo \"FAIL $*\"; fi; }; \
+    try umount /proc/timer_list; try umount -l /proc/timer_list; try umount /sys/firmware; \
+    try umount /proc/acpi; try umount -l /proc/sys; try mount -o remount,rw /proc/sys; \
+    try mount -o remount,rw,bind /proc/sys; try mount -o remount,rw,bind /proc/sysrq-trigger; \
+    echo timer_list=$(wc -c < /proc/timer_list); echo firmware=$(ls -A /sys/firmware | wc -l); \
+    echo acpi=$(ls -A /proc/acpi | wc -l); \
+    grep ' /proc/sys ' /proc/self/mountinfo | awk '{print \"sys=\" $6}' | tail -1";
+
+fn undo_masks(ctx: &Ctx, tag: &str, cap_sys_admin: bool, userns: bool) -> common::Output {
+    let mut b = ctx.bundle(&["sh", "-c", UNDO_MASKS]);
+    if cap_sys_admin {
+        let mut c: Vec<&str> = common::DEFAULT_CAPS.to_vec();
+        c.push("CAP_SYS_ADMIN");
+        for set in ["bounding", "effective", "permitted"] {
+            b.config["process"]["capabilities"][set] = json!(c);
+        }
+    }
+    if userns {
+        b.add_namespace("user");
+        let m = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        b.config["linux"]["uidMappings"] = m.clone();
+        b.config["linux"]["gidMappings"] = m;
+    }
+    let out = ctx.run(&b, &ctx.id(tag));
+    out.expect_ok();
+    out
+}
+
+/// Attack 22, the half the probe cannot show (it runs no mount(8)): with the
+/// capabilities of `berth spec` (no CAP_SYS_ADMIN), as root with and without a user
+/// namespace, busybox umount (also lazy) and `mount -o remount,rw[,bind]` fail on
+/// masked paths (/proc/timer_list, /sys/firmware, /proc/acpi) and read-only paths
+/// (/proc/sys, /proc/sysrq-trigger); the masks still read empty and /proc/sys is
+/// still mounted ro. The defences exercised are the masks themselves and the
+/// bounding set without CAP_SYS_ADMIN: granting it (next test) undoes them.
+#[test]
+fn masked_and_readonly_paths_cannot_be_undone_without_cap_sys_admin() {
+    require_root!();
+    let ctx = Ctx::new("hard-masks");
+    for (tag, userns) in [("host-users", false), ("userns", true)] {
+        let out = undo_masks(&ctx, tag, false, userns);
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert_eq!(lines.len(), 12, "{tag}: {}", out.stdout);
+        for l in &lines[..8] {
+            assert!(l.starts_with("FAIL "), "{tag}: {l}\n{}", out.stdout);
+        }
+        assert_eq!(
+            &lines[8..11],
+            ["timer_list=0", "firmware=0", "acpi=0"],
+            "{tag}: {}",
+            out.stdout
+        );
+        assert!(lines[11].starts_with("sys=ro,"), "{tag}: {}", out.stdout);
+    }
+}
+
+/// Attack 22 with CAP_SYS_ADMIN granted, where runc is the yardstick and berth does
+/// the same: the container can unmount masks and the read-only bind of /proc/sys
+/// (without a user namespace that is a privileged container, which no mount flag
+/// can contain). In a user namespace the revealed /proc/timer_list is still
+/// unreadable, as it belongs to the host's root. berth does not lock the mounts
+/// (the kernel only locks mounts copied into a mount namespace of a less privileged
+/// user namespace, which would mean creating the user namespace after the mounts).
+#[test]
+fn with_cap_sys_admin_masks_can_be_unmounted_as_under_runc() {
+    require_root!();
+    let ctx = Ctx::new("hard-masks-admin");
+    for (tag, userns) in [("host-users", false), ("userns", true)] {
+        let out = undo_masks(&ctx, tag, true, userns);
+        assert!(
+            out.stdout.contains("OK umount /proc/timer_list\n")
+                && out.stdout.contains("OK umount -l /proc/sys\n"),
+            "{tag}: {}",
+            out.stdout
+        );
+        if userns {
+            assert!(out.stdout.contains("timer_list=\n"), "{}", out.stdout);
+            assert!(out.stderr.contains("Permission denied"), "{}", out.stderr);
+        } else {
+            assert!(!out.stdout.contains("timer_list=0\n"), "{}", out.stdout);
+        }
+    }
+}
