@@ -224,17 +224,24 @@ fn reused_init_pid_is_never_signalled() {
     let host = common::Proc::of(init.pid).unwrap();
 
     ctx.cmd(&["kill", &id, "KILL"]).expect_err();
-    assert!(host.alive(), "kill signalled the process that reused the pid");
+    assert!(
+        host.alive(),
+        "kill signalled the process that reused the pid"
+    );
     assert_eq!(ctx.status(&id).as_deref(), Some("stopped"));
     ctx.cmd(&["delete", &id]).expect_ok();
-    assert!(host.alive(), "delete signalled the process that reused the pid");
+    assert!(
+        host.alive(),
+        "delete signalled the process that reused the pid"
+    );
     assert!(!ctx.state_dir(&id).exists());
     drop(squatter);
 }
 
 /// Tries to undo masked and read-only paths from inside; one line per attempt, then
 /// what is visible afterwards.
-const UNDO_MASKS: &str = "try() { if \"$@\" 2>/dev/null; then echo \"OK $*\"; else echo \"FAIL $*\"; fi; }; \
+const UNDO_MASKS: &str =
+    "try() { if \"$@\" 2>/dev/null; then echo \"OK $*\"; else echo \"FAIL $*\"; fi; }; \
     try umount /proc/timer_list; try umount -l /proc/timer_list; try umount /sys/firmware; \
     try umount /proc/acpi; try umount -l /proc/sys; try mount -o remount,rw /proc/sys; \
     try mount -o remount,rw,bind /proc/sys; try mount -o remount,rw,bind /proc/sysrq-trigger; \
