@@ -11,23 +11,54 @@ use serde_json::json;
 use std::fs;
 use std::time::Duration;
 
-/// Attack 9: process.cwd = /proc/self/fd/N must never give the process a cwd on the
-/// host: create fails, or the process is inside its rootfs.
+/// Attack 9: process.cwd = /proc/self/fd/N, and `exec --cwd /proc/self/fd/N`, must
+/// never give the process a cwd on the host: it fails, or its cwd does not list the
+/// host directory that the runtime was handed at fd 7 without CLOEXEC (as in
+/// CVE-2024-21626). Layers that hold this: berth closes inherited fds at startup
+/// (src/main.rs prepare_fds) and again in each stage (close_all_except in
+/// src/init/intermediate.rs and src/init/exec.rs), `run` resolves process.cwd inside
+/// the rootfs without magic links, and both stages check the cwd after chdir. The
+/// exec half fails once the three exec-side layers are removed.
 #[test]
 fn cwd_through_proc_self_fd_stays_inside() {
     require_root!();
     let ctx = Ctx::new("hard-cwd");
+    let host_dir = ctx.mkdir("host-dir");
+    fs::write(host_dir.join("HOST_MARKER"), "").unwrap();
+    let leak = common::Opts {
+        fds: vec![(host_dir, 7)],
+        ..Default::default()
+    };
+    let script = "ls -A; echo cwd-listed";
+    let b = ctx.bundle(&["sleep", "300"]);
+    let id = ctx.id("exec");
+    ctx.create(&b, &id).expect_ok();
+    ctx.start(&id).expect_ok();
     for n in 3..=32 {
-        let mut b = ctx.bundle(&["sh", "-c", "pwd; ls / | head -3"]);
+        let cwd = format!("/proc/self/fd/{n}");
+        let out = ctx.cmd_opts(&["exec", "--cwd", &cwd, &id, "sh", "-c", script], &leak);
+        if out.ok() {
+            assert!(
+                out.stdout.ends_with("cwd-listed\n"),
+                "exec fd {n}: {}",
+                out.stdout
+            );
+            assert!(!out.stdout.contains("HOST_MARKER"), "exec fd {n}: host cwd");
+        }
+    }
+    for n in 3..=32 {
+        let mut b = ctx.bundle(&["sh", "-c", script]);
         b.config["process"]["cwd"] = json!(format!("/proc/self/fd/{n}"));
         b.save();
-        fs::write(b.rootfs().join("in-rootfs"), "").unwrap();
-        let out = ctx.run(&b, &ctx.id(&format!("n{n}")));
+        let id = ctx.id(&format!("n{n}"));
+        let out = ctx.cmd_opts(&["run", "--bundle", &b.dir_str(), &id], &leak);
         if out.ok() {
-            // If it ran at all, its / is its rootfs (ls shows the marker) and the cwd
-            // it got is a path inside the container.
-            assert!(out.stdout.contains("bin"), "fd {n}: {}", out.stdout);
-            assert!(out.stdout.starts_with('/'), "fd {n}: cwd {}", out.stdout);
+            assert!(
+                out.stdout.ends_with("cwd-listed\n"),
+                "run fd {n}: {}",
+                out.stdout
+            );
+            assert!(!out.stdout.contains("HOST_MARKER"), "run fd {n}: host cwd");
         }
     }
 }
@@ -269,13 +300,15 @@ fn undo_masks(ctx: &Ctx, tag: &str, cap_sys_admin: bool, userns: bool) -> common
     out
 }
 
-/// Attack 22, the half the probe cannot show (it runs no mount(8)): with the
-/// capabilities of `berth spec` (no CAP_SYS_ADMIN), as root with and without a user
-/// namespace, busybox umount (also lazy) and `mount -o remount,rw[,bind]` fail on
-/// masked paths (/proc/timer_list, /sys/firmware, /proc/acpi) and read-only paths
-/// (/proc/sys, /proc/sysrq-trigger); the masks still read empty and /proc/sys is
-/// still mounted ro. The defences exercised are the masks themselves and the
-/// bounding set without CAP_SYS_ADMIN: granting it (next test) undoes them.
+/// Attack 22, beyond filesystem.rs (masked_paths_cannot_be_unmounted_or_written,
+/// readonly_paths_cannot_be_written_or_remounted) and the conformance probe: with
+/// the capabilities of `berth spec` (no CAP_SYS_ADMIN), as root with and without a
+/// user namespace, busybox umount (also lazy) and `mount -o remount,rw[,bind]` fail
+/// on masked paths (/proc/timer_list, /sys/firmware, /proc/acpi) and on read-only
+/// paths (/proc/sys, whose unmount would make it writable again, and
+/// /proc/sysrq-trigger); the masks still read empty and /proc/sys is still ro. The
+/// defences exercised are the masks and the bounding set without CAP_SYS_ADMIN:
+/// granting it undoes them (next test); skipping the masks fails this one.
 #[test]
 fn masked_and_readonly_paths_cannot_be_undone_without_cap_sys_admin() {
     require_root!();
