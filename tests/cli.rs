@@ -199,6 +199,8 @@ fn json_log_gets_an_error_line_appended() {
 // ---------------------------------------------------------------------------
 // spec
 
+/// `spec` writes a config that create takes, without an inheritable set (SECURITY.md
+/// attack 13).
 #[test]
 fn spec_writes_a_config_that_create_accepts() {
     require_root!();
@@ -424,6 +426,46 @@ fn rejects_huge_config_quickly() {
         );
     }
     assert!(!ctx.state_dir(&id).exists());
+}
+
+/// SECURITY.md attack 24: a million env entries, or a million mounts, fail bounded
+/// with an error naming the field; nothing is built in memory, nothing is created.
+#[test]
+fn rejects_a_million_entries_quickly() {
+    require_root!();
+    let ctx = Ctx::new("many-entries");
+    for (tag, field) in [("env", "process.env"), ("mounts", "mounts")] {
+        let mut b = ctx.bundle(&["true"]);
+        // Small entries, written compactly: the file stays under the size cap.
+        let one = if tag == "env" {
+            json!("A=1")
+        } else {
+            json!({})
+        };
+        let many = Value::Array(vec![one; 1_000_000]);
+        match tag {
+            "env" => b.config["process"]["env"] = many,
+            _ => b.config["mounts"] = many,
+        }
+        fs::write(b.config_path(), serde_json::to_vec(&b.config).unwrap()).unwrap();
+        let id = ctx.id(tag);
+        let out = ctx.cmd(&["create", "--bundle", &b.dir_str(), &id]);
+        out.expect_err();
+        // runc takes about 20 s over a million mounts.
+        if !is_runc() {
+            assert!(
+                out.elapsed < Duration::from_secs(5),
+                "{tag}: took {:?}",
+                out.elapsed
+            );
+            assert!(
+                out.stderr.contains(field) && out.stderr.contains("entries"),
+                "{tag}: {}",
+                out.stderr
+            );
+        }
+        assert!(!ctx.state_dir(&id).exists(), "{tag}: state left behind");
+    }
 }
 
 /// A reader that goes away (`berth features | head -1`) must not make berth panic.

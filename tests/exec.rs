@@ -205,6 +205,8 @@ fn exec_detach_pid_file_and_process_json() {
     assert_eq!(out.stdout, "from-file\n/etc\n");
 }
 
+/// exec refuses paused (without --ignore-paused) and stopped containers, LSM flags,
+/// and `..` in --cgroup (SECURITY.md attack 18).
 #[test]
 fn exec_refuses_stopped_paused_and_lsm_flags() {
     require_root!();

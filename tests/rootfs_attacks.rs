@@ -1,7 +1,8 @@
-//! SECURITY.md attacks against the rootfs setup (2, 3, 7, 8): an image that plants
-//! symlinks where berth mounts, mkdirs or creates devices must never make berth touch
-//! the host. Each test fails if the in-root resolution (openat2 RESOLVE_IN_ROOT in
-//! src/init/rootfs.rs) were replaced by plain path joins.
+//! SECURITY.md attacks against the rootfs setup (2, 3, 4, 5, 7, 8): a bundle that plants
+//! symlinks or foreign inodes where berth mounts, mkdirs or creates devices must never
+//! make berth touch the host. Tests 2, 3, 7 and 8 fail if the in-root resolution
+//! (openat2 RESOLVE_IN_ROOT in src/init/rootfs/) were replaced by plain path joins; 4
+//! and 5 fail without the inode checks of /dev/null and of the terminal's slave.
 
 #[macro_use]
 mod common;
@@ -155,4 +156,83 @@ fn masking_needs_the_real_null_device() {
         fs::read_to_string(devdir.join("null")).unwrap(),
         "I am not a device"
     );
+}
+
+/// The three ways the bundle below plants /dev/pts/0, the path of the terminal's slave.
+#[derive(Clone, Copy, Debug)]
+enum FakeSlave {
+    /// A regular host file: the runtime would make it the container's /dev/console.
+    HostFile,
+    /// A symlink to a file (refused by O_NOFOLLOW, then by the inode check).
+    Symlink,
+    /// A ptmx device node (5:2) outside devpts: it opens, and is a tty, but a
+    /// terminal the caller of create does not hold.
+    PtmxNode,
+}
+
+/// Attack 5 (CVE-2025-52565): terminal: true, and the bundle tampers with the
+/// console path: a host directory is bound over /dev/pts whose `ptmx` leads to a
+/// real devpts instance (so a master opens), but whose `0`, where the slave of that
+/// master is looked up by name, is a host file, a symlink or a ptmx node. The
+/// defence exercised is the slave's inode check in src/init/console.rs
+/// (setup_console: a char device on a devpts filesystem, opened O_NOFOLLOW): create
+/// fails naming it, the host file is unchanged, nothing is left behind. Without the
+/// check the ptmx node variant is accepted and the container runs on a terminal
+/// that is not the one sent to --console-socket.
+#[test]
+fn console_refuses_a_slave_that_is_not_on_devpts() {
+    require_root!();
+    berth_only!("the error text is berth's");
+    let ctx = Ctx::new("atk-console");
+    for fake in [FakeSlave::HostFile, FakeSlave::Symlink, FakeSlave::PtmxNode] {
+        let tag = format!("{fake:?}").to_lowercase();
+        let fake_pts = ctx.mkdir(&format!("fake-pts-{tag}"));
+        fs::create_dir(fake_pts.join("pts")).unwrap();
+        symlink("pts/ptmx", fake_pts.join("ptmx")).unwrap();
+        let slave = fake_pts.join("0");
+        match fake {
+            FakeSlave::HostFile => fs::write(&slave, "host data\n").unwrap(),
+            FakeSlave::Symlink => symlink("/etc/passwd", &slave).unwrap(),
+            FakeSlave::PtmxNode => nix::sys::stat::mknod(
+                &slave,
+                nix::sys::stat::SFlag::S_IFCHR,
+                nix::sys::stat::Mode::from_bits_truncate(0o666),
+                nix::sys::stat::makedev(5, 2),
+            )
+            .unwrap(),
+        }
+        let mut b = ctx.bundle(&["sh", "-c", "echo ran"]);
+        b.config["process"]["terminal"] = json!(true);
+        b.add_bind(&fake_pts, "/dev/pts", &[]);
+        b.add_mount(json!({"destination": "/dev/pts/pts", "type": "devpts",
+            "source": "devpts", "options": ["newinstance", "ptmxmode=0666"]}));
+        b.save();
+        let passwd = fs::read(b.rootfs().join("etc/passwd")).unwrap();
+        let sock = ctx.dir.join(format!("console-{tag}.sock"));
+        // Bound but never accepted: berth's connect and send still succeed.
+        let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let id = ctx.id(&tag);
+        let before = mountinfo();
+        let out = ctx.cmd(&[
+            "create",
+            "--bundle",
+            &b.dir_str(),
+            "--console-socket",
+            &sock.to_string_lossy(),
+            &id,
+        ]);
+        out.expect_err();
+        let why = match fake {
+            FakeSlave::Symlink => "/dev/pts/0",
+            _ => "/dev/pts/0 is not a devpts terminal",
+        };
+        assert!(out.stderr.contains(why), "{tag}: {}", out.stderr);
+        assert!(!ctx.state_dir(&id).exists(), "{tag}: state left behind");
+        assert_eq!(mountinfo(), before, "{tag}: host mounts changed");
+        assert_eq!(fs::read(b.rootfs().join("etc/passwd")).unwrap(), passwd);
+        // Neither the planted host file nor the symlink's target was written.
+        if let FakeSlave::HostFile = fake {
+            assert_eq!(fs::read_to_string(&slave).unwrap(), "host data\n");
+        }
+    }
 }

@@ -285,9 +285,10 @@ fn podmans_profile_runs_busybox_like_under_runc() {
     }
 }
 
+/// SECURITY.md attack 20: under an x86_64 profile that denies getpid, the i386
+/// (int 0x80) and x32 variants do not succeed either.
 #[test]
 fn x86_64_profile_stops_i386_and_x32_getpid() {
-    // SECURITY.md attack 20.
     require_root!();
     let ctx = Ctx::new("sc-abis");
     let deny_getpid = |archs: Value| {

@@ -9,6 +9,8 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
+include!("../../tests/data/containers_profile.rs");
+
 type Configure = Box<dyn Fn(&mut Value, &Path, &Harness)>;
 type Prep = Box<dyn Fn(&Path, &Path) -> io::Result<()>>;
 
@@ -204,6 +206,36 @@ pub fn all() -> Vec<Scenario> {
         sc("ns-host", "ns", |c, _, _| {
             remove(c, "/hostname");
             set(c, "/linux/namespaces", spec::namespaces(&["mount"]));
+        }),
+        sc("seccomp", "seccomp", |c, _, _| {
+            set(c, "/linux/seccomp", json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [
+                    {"names": ["getppid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 42},
+                    {"names": ["getsid"], "action": "SCMP_ACT_ERRNO"},
+                    {"names": ["getpgid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 18,
+                     "args": [{"index": 0, "value": 4242, "op": "SCMP_CMP_EQ"}]},
+                    {"names": ["getpriority"], "action": "SCMP_ACT_ERRNO", "errnoRet": 71,
+                     "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"},
+                              {"index": 1, "value": 0xff00, "valueTwo": 0x4200,
+                               "op": "SCMP_CMP_MASKED_EQ"}]}
+                ]
+            }));
+        }),
+        sc("seccomp-default-errno", "seccomp", |c, _, _| {
+            // containers/common's profile (an allow-list) without getppid, which then
+            // gets the default action.
+            let mut p = containers_profile(spec::DEFAULT_CAPS);
+            set(&mut p, "/defaultErrnoRet", json!(42));
+            if let Some(rules) = p["syscalls"].as_array_mut() {
+                for r in rules.iter_mut() {
+                    if let Some(n) = r["names"].as_array_mut() {
+                        n.retain(|n| n != "getppid");
+                    }
+                }
+                rules.retain(|r| r["names"].as_array().is_some_and(|n| !n.is_empty()));
+            }
+            set(c, "/linux/seccomp", p);
         }),
     ];
     for (name, p) in [

@@ -69,7 +69,7 @@ pub fn setup_console(
     drop(master);
 
     if as_dev_console {
-        bind_dev_console(&name)?;
+        bind_dev_console(&slave, &name)?;
     }
     for fd in 0..3 {
         sys::dup_to(slave.as_raw_fd(), fd).stage("console")?;
@@ -80,7 +80,9 @@ pub fn setup_console(
 }
 
 /// The container's /dev/console is its terminal (the init's only, not an exec's).
-fn bind_dev_console(name: &str) -> StageResult<()> {
+/// The source is the verified slave's fd, not its name, which could have been
+/// swapped since the check.
+fn bind_dev_console(slave: &impl AsRawFd, name: &str) -> StageResult<()> {
     let root = nix::fcntl::open(
         "/",
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
@@ -90,7 +92,7 @@ fn bind_dev_console(name: &str) -> StageResult<()> {
     let target = rootfs::resolve_or_create(root.as_fd(), Path::new("/dev/console"), Kind::File)
         .stage_with("console", || "/dev/console".into())?;
     nix::mount::mount(
-        Some(Path::new(name)),
+        Some(fd_path(slave).as_path()),
         fd_path(&target).as_path(),
         None::<&str>,
         nix::mount::MsFlags::MS_BIND,

@@ -15,6 +15,7 @@ mod ns;
 mod process;
 mod res_memcpu;
 mod res_misc;
+mod seccomp;
 mod sys;
 mod tap;
 
@@ -54,6 +55,7 @@ pub const GROUPS: &[&str] = &[
     "propagation",
     "resources",
     "devcgroup",
+    "seccomp",
 ];
 
 pub struct Ctx {
@@ -140,5 +142,8 @@ fn main() {
     devices::check(&ctx, &mut t);
     ns::check(&ctx, &mut t);
     cgroup::check(&ctx, &mut t);
+    if ctx.want("seccomp") {
+        seccomp::check(&ctx, &mut t);
+    }
     t.finish();
 }

@@ -238,3 +238,14 @@ pub fn open_errno(path: &str, flags: i32) -> Option<i32> {
     unsafe { libc::close(fd) };
     None
 }
+
+/// A raw syscall with six arguments: Ok(return value) or Err(errno).
+pub fn syscall6(nr: libc::c_long, a: [u64; 6]) -> Result<i64, i32> {
+    // SAFETY: only called with the argument-only syscalls of seccomp::SAFE
+    // (getppid, getsid, getpgid, getpriority), which read no pointers.
+    let r = unsafe { libc::syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]) };
+    if r < 0 {
+        return Err(io::Error::last_os_error().raw_os_error().unwrap_or(0));
+    }
+    Ok(r)
+}
