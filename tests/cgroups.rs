@@ -334,14 +334,15 @@ fn cpu_quota_holds_a_busy_loop_near_ten_percent() {
         share * 100.0
     );
 
-    // Control: without the quota the same loop takes far more.
+    // Control: without the quota the same loop takes far more (at least a quarter of
+    // a CPU even on a loaded 2-core machine, where the quota held it to a tenth).
     ctx.cmd(&["update", "--cpu-quota", "-1", &id]).expect_ok();
     std::thread::sleep(Duration::from_millis(300));
     let (u0, t0) = (cpu_usage_us(&p), Instant::now());
     std::thread::sleep(Duration::from_secs(1));
     let share = (cpu_usage_us(&p) - u0) as f64 / t0.elapsed().as_micros() as f64;
     assert!(
-        share > 0.5,
+        share > 0.25,
         "unlimited loop used only {:.1}%",
         share * 100.0
     );
