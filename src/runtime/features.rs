@@ -28,7 +28,7 @@ pub fn features() -> Value {
             "selinux": { "enabled": false },
             "intelRdt": { "enabled": false },
             "mountExtensions": { "idmap": { "enabled": false } },
-            "netDevices": { "enabled": false }
+            "netDevices": { "enabled": true }
         },
         "annotations": {
             "org.berth.version": env!("CARGO_PKG_VERSION"),
