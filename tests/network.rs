@@ -12,10 +12,30 @@ use common::*;
 use serde_json::json;
 use std::fs;
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
-use std::path::Path;
+use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 use std::time::Duration;
+
+/// tests/data/udpecho.c, built static once.
+fn udpecho() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/udpecho.c");
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("udpecho");
+        let tmp = out.with_extension(std::process::id().to_string());
+        let st = Command::new("gcc")
+            .args(["-static", "-O1", "-o"])
+            .arg(&tmp)
+            .arg(&src)
+            .status()
+            .expect("gcc builds tests/data/udpecho.c");
+        assert!(st.success(), "building udpecho");
+        fs::rename(&tmp, &out).unwrap();
+        out
+    })
+}
 
 /// Removes the test's bridge (and anything given) when dropped, even on failure.
 struct Links(Vec<String>);
@@ -184,6 +204,29 @@ fn fixed_ip_mac_and_mtu_are_applied() {
 }
 
 #[test]
+fn bridge_networking_in_a_user_namespace() {
+    require_root!();
+    berth_only!("org.berth.network annotations");
+    let ctx = Ctx::new("net-userns");
+    let br = bridge_name("un");
+    let _links = Links(vec![br.clone()]);
+    let mut b = bundle_on(
+        &ctx,
+        &["sh", "-c", "ip -4 addr show eth0; ip route"],
+        &br,
+        "10.120.10.0/24",
+        &[("org.berth.network.ip", "10.120.10.9")],
+    );
+    b.add_namespace("user");
+    let m = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.config["linux"]["uidMappings"] = m.clone();
+    b.config["linux"]["gidMappings"] = m;
+    let out = ctx.run_ok(&b, "c");
+    assert!(out.contains("inet 10.120.10.9/24"), "{out}");
+    assert!(out.contains("default via 10.120.10.1 dev eth0"), "{out}");
+}
+
+#[test]
 fn host_reaches_a_published_port() {
     require_root!();
     berth_only!("org.berth.network annotations");
@@ -238,6 +281,40 @@ fn host_reaches_a_published_port() {
         TcpStream::connect_timeout(&to, Duration::from_secs(1)).is_err(),
         "port {port} still forwarded after delete"
     );
+}
+
+#[test]
+fn host_reaches_a_published_udp_port() {
+    require_root!();
+    berth_only!("org.berth.network annotations");
+    let ctx = Ctx::new("net-udp");
+    let br = bridge_name("ud");
+    let _links = Links(vec![br.clone()]);
+    let port = 40000 + (std::process::id() % 20000) as u16;
+    let b = bundle_on(
+        &ctx,
+        &["/bin/udpecho", "5353"],
+        &br,
+        "10.120.6.0/24",
+        &[("org.berth.network.ports", &format!("{port}:5353/udp"))],
+    );
+    fs::copy(udpecho(), b.rootfs().join("bin/udpecho")).unwrap();
+    let id = ctx.id("echo");
+    ctx.create(&b, &id).expect_ok();
+    ctx.start(&id).expect_ok();
+    let sock = UdpSocket::bind("10.120.6.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let to = SocketAddr::from(([10, 120, 6, 1], port));
+    let mut buf = [0u8; 64];
+    // Datagrams may go before the server has bound: send until one comes back.
+    let ok = wait_until(Duration::from_secs(10), || {
+        let _ = sock.send_to(b"ping over udp", to);
+        matches!(sock.recv_from(&mut buf), Ok((13, _))) && &buf[..13] == b"ping over udp"
+    });
+    assert!(ok, "no echo from {to}");
+    ctx.cmd(&["delete", "--force", &id]).expect_ok();
+    assert_no_trace(&ctx.root, &br, &id);
 }
 
 #[test]
@@ -356,6 +433,56 @@ fn kill9_of_berth_during_create_then_delete_leaves_nothing() {
     ctx.cmd(&["delete", "--force", &id]).expect_ok();
     assert_no_trace(&ctx.root, &br, &id);
     assert!(!ctx.state_dir(&id).exists());
+}
+
+#[test]
+fn a_failed_create_leaves_no_network_behind() {
+    require_root!();
+    berth_only!("org.berth.network annotations");
+    let ctx = Ctx::new("net-fail");
+    let br = bridge_name("fl");
+    let _links = Links(vec![br.clone()]);
+    let subnet = "10.120.11.0/24";
+    let fixed = [("org.berth.network.ip", "10.120.11.5")];
+    let a = bundle_on(&ctx, &["true"], &br, subnet, &fixed);
+    let a_id = ctx.id("a");
+    ctx.create(&a, &a_id).expect_ok();
+
+    // The same fixed address: refused while allocating.
+    let b = bundle_on(&ctx, &["true"], &br, subnet, &fixed);
+    let b_id = ctx.id("b");
+    let out = ctx.create(&b, &b_id);
+    out.expect_err();
+    assert!(
+        out.stderr.contains("org.berth.network.ip") && out.stderr.contains(&a_id),
+        "{}",
+        out.stderr
+    );
+    assert_no_trace(&ctx.root, &br, &b_id);
+    assert!(!ctx.state_dir(&b_id).exists());
+
+    // A createRuntime hook fails after the network is set up: all of it goes.
+    let mut c = bundle_on(
+        &ctx,
+        &["true"],
+        &br,
+        subnet,
+        &[
+            ("org.berth.network.ports", "18446:80,18446:80/udp"),
+            ("org.berth.network.masquerade", "false"),
+        ],
+    );
+    c.config["hooks"] = json!({"createRuntime": [{"path": "/bin/false"}]});
+    let c_id = ctx.id("c");
+    ctx.create(&c, &c_id).expect_err();
+    assert_no_trace(&ctx.root, &br, &c_id);
+    assert!(!ctx.state_dir(&c_id).exists());
+    // a kept its address, veth and all.
+    assert_eq!(
+        address_of(&ctx.root, &br, &a_id),
+        Ipv4Addr::new(10, 120, 11, 5)
+    );
+    assert_eq!(veths_of(&a_id).len(), 1);
 }
 
 #[test]

@@ -92,6 +92,8 @@ pub struct Teardown {
     bridge: bool,
     /// The nftables table may exist.
     nft: bool,
+    /// The config was read: a failure is an error, not a warning.
+    known: bool,
 }
 
 impl Teardown {
@@ -108,6 +110,7 @@ impl Teardown {
             id: id.to_string(),
             bridge,
             nft,
+            known: spec.is_some(),
         }
     }
 
@@ -130,8 +133,14 @@ impl Teardown {
             first.get_or_insert(e);
         }
         if self.nft {
-            if let Err(e) = nft::remove(&names::nft_table(&self.root, &self.id)) {
-                first.get_or_insert(e);
+            match nft::remove(&names::nft_table(&self.root, &self.id)) {
+                Ok(()) => {}
+                // Without a config (create died before writing it) there may be no
+                // table and no `nft` either: a delete must not fail for that.
+                Err(e) if !self.known => crate::log::warn(&e.to_string()),
+                Err(e) => {
+                    first.get_or_insert(e);
+                }
             }
         }
         if let Err(e) = ipam::release_all(&self.root, &self.id) {
