@@ -507,7 +507,8 @@ fn net_devices_move_a_host_interface_in_with_its_address() {
     // No dummy driver on every kernel: a veth pair is a virtual device too.
     let n = std::process::id() % 100_000;
     let (dev, peer) = (format!("tnd{n}a"), format!("tnd{n}b"));
-    let _links = Links(vec![dev.clone(), peer.clone()]);
+    let (dev2, peer2) = (format!("tnd{n}c"), format!("tnd{n}d"));
+    let _links = Links(vec![dev.clone(), peer.clone(), dev2.clone(), peer2.clone()]);
     let ip = |args: &[&str]| {
         let out = Command::new("ip").args(args).output().expect("ip");
         assert!(
@@ -518,12 +519,13 @@ fn net_devices_move_a_host_interface_in_with_its_address() {
     };
     ip(&["link", "add", &dev, "type", "veth", "peer", "name", &peer]);
     ip(&["addr", "add", "10.121.7.5/24", "dev", &dev]);
-    let mut b = ctx.bundle(&[
-        "sh",
-        "-c",
-        "ip addr show net1; cat /sys/class/net/net1/operstate",
-    ]);
-    b.config["linux"]["netDevices"] = json!({ dev.clone(): {"name": "net1"} });
+    ip(&["link", "add", &dev2, "type", "veth", "peer", "name", &peer2]);
+    let mut b = ctx.bundle(&["sh", "-c", "ip addr show net1; ip -o link show nd0"]);
+    // A "%d" template is expanded by the kernel.
+    b.config["linux"]["netDevices"] = json!({
+        dev.clone(): {"name": "net1"},
+        dev2.clone(): {"name": "nd%d"}
+    });
     let id = ctx.id("c");
     let created = ctx.create(&b, &id);
     created.expect_ok();
@@ -536,6 +538,7 @@ fn net_devices_move_a_host_interface_in_with_its_address() {
     // The container wrote to create's stdout.
     let out = fs::read_to_string(&created.stdout_path).unwrap();
     assert!(out.contains("inet 10.121.7.5/24"), "{out}");
+    assert!(out.contains(": nd0@"), "{out}");
     // Administratively up (no carrier: the peer on the host is down).
     let flags = out.split(['<', '>']).nth(1).unwrap_or("");
     assert!(flags.split(',').any(|f| f == "UP"), "{out}");
@@ -544,5 +547,24 @@ fn net_devices_move_a_host_interface_in_with_its_address() {
     // virtual device with its namespace (and a veth takes its peer with it).
     assert!(wait_until(Duration::from_secs(10), || {
         !Path::new("/sys/class/net").join(&peer).exists()
+            && !Path::new("/sys/class/net").join(&peer2).exists()
     }));
+}
+
+#[test]
+fn net_devices_naming_a_missing_interface_fail_create() {
+    require_root!();
+    berth_only!("linux.netDevices support");
+    let ctx = Ctx::new("net-nodev");
+    let mut b = ctx.bundle(&["true"]);
+    b.config["linux"]["netDevices"] = json!({"tndmissing0": {}});
+    let id = ctx.id("c");
+    let out = ctx.create(&b, &id);
+    out.expect_err();
+    assert!(
+        out.stderr.contains("linux.netDevices[\"tndmissing0\"]"),
+        "{}",
+        out.stderr
+    );
+    assert!(!ctx.state_dir(&id).exists());
 }

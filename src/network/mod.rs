@@ -348,15 +348,23 @@ fn move_net_devices(
                 permanent_attr || a.header.flags.contains(AddressHeaderFlags::Permanent)
             })
             .collect();
+        let before: Vec<u32> = inner
+            .links()
+            .map_err(io_err("listing the container's links"))?
+            .iter()
+            .map(|l| l.index)
+            .collect();
         host.move_link(link.index, ns.as_fd(), new_name)
             .map_err(io_err(format!(
                 "{field}: moving {host_name} into the container as {new_name}"
             )))?;
+        // The kernel may give it a new index there, and expands a "%d" in the name:
+        // it is the one link that was not there before.
         let moved = inner
             .links()
             .map_err(io_err("listing the container's links"))?
             .into_iter()
-            .find(|l| l.index == link.index || l.name == new_name)
+            .find(|l| !before.contains(&l.index))
             .ok_or_else(|| {
                 io_err(format!("{field}: {new_name} in the container"))(
                     std::io::ErrorKind::NotFound.into(),
