@@ -26,12 +26,10 @@ use std::net::Ipv4Addr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-pub use ipam::DIR as IPAM_DIR;
-
 #[derive(Debug, thiserror::Error)]
 pub enum NetworkError {
     #[error("annotations[{key:?}]: {reason}")]
-    Annotation { key: &'static str, reason: String },
+    Annotation { key: String, reason: String },
     #[error("network: {what}: {source}")]
     Io {
         what: String,
@@ -154,7 +152,7 @@ impl Teardown {
 /// On error, part of it may exist: the caller runs `Teardown`.
 pub fn setup(root: &Path, id: &str, spec: &Spec, init_pid: i32) -> Result<(), NetworkError> {
     let net = config::parse(spec.annotations().as_ref()).map_err(|e| NetworkError::Annotation {
-        key: config_key(&e.key),
+        key: e.key,
         reason: e.reason,
     })?;
     let devices = spec
@@ -176,23 +174,6 @@ pub fn setup(root: &Path, id: &str, spec: &Spec, init_pid: i32) -> Result<(), Ne
         bridge(root, id, &b, &ns)?;
     }
     Ok(())
-}
-
-/// The `&'static str` of a known key (validation guarantees the key is one).
-fn config_key(k: &str) -> &'static str {
-    [
-        config::MODE,
-        config::BRIDGE,
-        config::SUBNET,
-        config::IP,
-        config::MAC,
-        config::MTU,
-        config::PORTS,
-        config::MASQUERADE,
-    ]
-    .into_iter()
-    .find(|c| *c == k)
-    .unwrap_or(config::MODE)
 }
 
 fn bridge(root: &Path, id: &str, b: &config::Bridge, ns: &OwnedFd) -> Result<(), NetworkError> {
@@ -270,7 +251,7 @@ fn ensure_bridge(nl: &mut rtnl::Rtnl, b: &config::Bridge) -> Result<u32, Network
         Some(l) => {
             if l.kind.as_deref() != Some("bridge") {
                 return Err(NetworkError::Annotation {
-                    key: config::BRIDGE,
+                    key: config::BRIDGE.into(),
                     reason: format!("{name} exists and is not a bridge"),
                 });
             }

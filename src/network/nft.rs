@@ -29,7 +29,19 @@ fn apply(objects: Vec<NfObject<'static>>) -> Result<(), NetworkError> {
     let doc = Nftables {
         objects: Cow::Owned(objects),
     };
-    nftables::helper::apply_ruleset(&doc).map_err(|e| NetworkError::Nft(e.to_string()))
+    use nftables::helper::NftablesError as E;
+    nftables::helper::apply_ruleset(&doc).map_err(|e| {
+        NetworkError::Nft(match e {
+            // The crate's message leaves out what nft said.
+            E::NftFailed { hint, stderr, .. } => {
+                format!("nft failed while {hint}: {}", stderr.trim())
+            }
+            E::NftExecution { .. } => format!(
+                "{e} (org.berth.network.ports and .masquerade need nft, Debian package nftables)"
+            ),
+            e => e.to_string(),
+        })
+    })
 }
 
 /// `add` then `delete`: removes the table whether or not it exists, in one atomic
