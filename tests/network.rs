@@ -317,6 +317,84 @@ fn host_reaches_a_published_udp_port() {
     assert_no_trace(&ctx.root, &br, &id);
 }
 
+/// Deletes a named network namespace (`ip netns add`) when dropped.
+struct Netns(String);
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
+    }
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("ip");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn masquerade_lets_a_container_reach_beyond_the_host() {
+    require_root!();
+    berth_only!("org.berth.network annotations");
+    let ctx = Ctx::new("net-masq");
+    let n = std::process::id() % 100_000;
+    let br = bridge_name("mq");
+    // "Outside": a namespace of the test's own behind a veth, 10.122.1.0/24, with no
+    // route back to the containers' subnet. Its replies reach a container only if
+    // the container's traffic left the host with the host's address.
+    let (out_ns, host_end, out_end) = (format!("tnons{n}"), format!("tnoh{n}"), format!("tnoo{n}"));
+    let _links = Links(vec![br.clone(), host_end.clone()]);
+    let _ns = Netns(out_ns.clone());
+    ip(&["netns", "add", &out_ns]);
+    ip(&[
+        "link", "add", &host_end, "type", "veth", "peer", "name", &out_end,
+    ]);
+    ip(&["link", "set", &out_end, "netns", &out_ns]);
+    ip(&["addr", "add", "10.122.1.1/24", "dev", &host_end]);
+    ip(&["link", "set", &host_end, "up"]);
+    ip(&[
+        "-n",
+        &out_ns,
+        "addr",
+        "add",
+        "10.122.1.2/24",
+        "dev",
+        &out_end,
+    ]);
+    ip(&["-n", &out_ns, "link", "set", &out_end, "up"]);
+    let forward = fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap_or_default();
+
+    let ping = ["ping", "-c1", "-W2", "10.122.1.2"];
+    let run = |tag: &str, masquerade: &str| {
+        let mut b = bundle_on(
+            &ctx,
+            &ping,
+            &br,
+            "10.120.12.0/24",
+            &[("org.berth.network.masquerade", masquerade)],
+        );
+        add_cap(&mut b, "CAP_NET_RAW");
+        let id = ctx.id(tag);
+        let out = ctx.run(&b, &id);
+        assert_no_trace(&ctx.root, &br, &id);
+        out
+    };
+    let with = run("with", "true");
+    // Forwarding is on now (berth turned it on): without masquerade the request
+    // gets there, but the reply has no way back.
+    let without = run("without", "false");
+    let _ = fs::write("/proc/sys/net/ipv4/ip_forward", forward.trim());
+    with.expect_ok();
+    assert!(
+        !without.ok(),
+        "reached outside without masquerade: {}",
+        without.stdout
+    );
+}
+
 #[test]
 fn addresses_are_unique_across_50_containers_and_all_released() {
     require_root!();
@@ -366,18 +444,14 @@ fn kill9_of_the_container_then_delete_leaves_nothing() {
         &["sleep", "60"],
         &br,
         "10.120.4.0/24",
-        &[
-            ("org.berth.network.ports", "18444:80"),
-            ("org.berth.network.masquerade", "true"),
-        ],
+        // No masquerade here: it turns on ip_forward, which only the masquerade
+        // test may touch (it runs in parallel).
+        &[("org.berth.network.ports", "18444:80")],
     );
-    let forward = fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap_or_default();
     let id = ctx.id("c");
     ctx.create(&b, &id).expect_ok();
-    let _ = fs::write("/proc/sys/net/ipv4/ip_forward", forward.trim());
     ctx.start(&id).expect_ok();
     let rules = nft_rules_of(&id);
-    assert!(rules.iter().any(|r| r.contains("masquerade")), "{rules:?}");
     assert!(
         rules.iter().any(|r| r.contains("tcp dport 18444 dnat")),
         "{rules:?}"
@@ -509,14 +583,6 @@ fn net_devices_move_a_host_interface_in_with_its_address() {
     let (dev, peer) = (format!("tnd{n}a"), format!("tnd{n}b"));
     let (dev2, peer2) = (format!("tnd{n}c"), format!("tnd{n}d"));
     let _links = Links(vec![dev.clone(), peer.clone(), dev2.clone(), peer2.clone()]);
-    let ip = |args: &[&str]| {
-        let out = Command::new("ip").args(args).output().expect("ip");
-        assert!(
-            out.status.success(),
-            "ip {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
     ip(&["link", "add", &dev, "type", "veth", "peer", "name", &peer]);
     ip(&["addr", "add", "10.121.7.5/24", "dev", &dev]);
     ip(&["link", "add", &dev2, "type", "veth", "peer", "name", &peer2]);
