@@ -61,6 +61,9 @@ fn destroy(store: &Store, c: Container) -> Result<()> {
         thaw(&cg);
         cg.remove(Duration::from_secs(10))?;
     }
+    // The veth, address and nftables table: also after a crash mid-create, when
+    // there is no record but the config snapshot is there.
+    crate::network::Teardown::new(store.root(), c.id(), c.config().ok().as_ref()).run()?;
     if let (Ok(spec), Some(r)) = (c.config(), c.record.as_ref()) {
         if let Some(h) = spec.hooks().as_ref().and_then(|h| h.poststop().as_ref()) {
             let st = serde_json::to_vec(&r.public(Status::Stopped)).unwrap_or_default();
@@ -71,9 +74,6 @@ fn destroy(store: &Store, c: Container) -> Result<()> {
             }
         }
     }
-    // The veth, address and nftables table: also after a crash mid-create, when
-    // there is no record but the config snapshot is there.
-    crate::network::Teardown::new(store.root(), c.id(), c.config().ok().as_ref()).run()?;
     c.entry.remove()?;
     Ok(())
 }
