@@ -10,6 +10,7 @@ pub mod hooks;
 pub mod id;
 pub mod init;
 pub mod log;
+pub mod network;
 pub mod runtime;
 pub mod seccomp;
 pub mod spec;

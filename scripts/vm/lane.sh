@@ -25,7 +25,14 @@ done
 tests=()
 case "${1:-all}" in
 smoke) ;;
-all) for f in "$repo"/tests/*.rs; do tests+=("$(basename "$f" .rs)"); done ;;
+all)
+    for f in "$repo"/tests/*.rs; do
+        t=$(basename "$f" .rs)
+        # network needs nft, ip, gcc and netfilter/bridge modules the guest lacks,
+        # and nothing in it depends on the cgroup version: it runs on the host.
+        [ "$t" = network ] || tests+=("$t")
+    done
+    ;;
 *) tests=("$@") ;;
 esac
 

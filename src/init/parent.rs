@@ -61,6 +61,8 @@ struct Cleanup {
     /// Set when a create-time hook failed: runtime.md continues the lifecycle at
     /// step 12, so poststop hooks run (step 13) with this state.
     poststop: Option<(Vec<oci_spec::runtime::Hook>, Vec<u8>)>,
+    /// The container's veth, address and nftables table, once setup began.
+    network: Option<crate::network::Teardown>,
 }
 
 impl Cleanup {
@@ -77,6 +79,11 @@ impl Drop for Cleanup {
             }
             // Both stages are our children (the init by CLONE_PARENT): reap them.
             let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        }
+        if let Some(net) = self.network.take() {
+            if let Err(e) = net.run() {
+                crate::log::warn(&format!("cleanup after failed create: {e}"));
+            }
         }
         if let Some(cg) = self.cgroup.take() {
             if let Err(e) = cg.remove(Duration::from_secs(5)) {
@@ -146,6 +153,7 @@ pub fn create(store: &Store, mut opts: CreateOpts) -> Result<Created, InitError>
         cgroup: None,
         children: Vec::new(),
         poststop: None,
+        network: None,
     };
     let config = serde_json::to_vec(spec).map_err(|e| InitError::Config(e.to_string()))?;
     entry.write_atomic(store::CONFIG_FILE, &config)?;
@@ -285,6 +293,13 @@ pub fn create(store: &Store, mut opts: CreateOpts) -> Result<Created, InitError>
                 guard.children.retain(|(p, _)| *p != intermediate);
                 init_start =
                     proc_start_time(pid).map_err(InitError::io(format!("/proc/{pid}/stat")))?;
+                // Before any hook runs, so the hooks see the network.
+                guard.network = Some(crate::network::Teardown::new(
+                    store.root(),
+                    opts.id.as_str(),
+                    Some(spec),
+                ));
+                crate::network::setup(store.root(), opts.id.as_str(), spec, pid)?;
                 sync::send(sock, &Msg::Go).map_err(InitError::io("sync"))?;
             }
             Some(Msg::RunCreateRuntimeHooks) => {
@@ -353,6 +368,7 @@ pub fn create(store: &Store, mut opts: CreateOpts) -> Result<Created, InitError>
     }
     guard.cgroup = None;
     guard.children.clear();
+    guard.network = None;
     Ok(Created { entry, record })
 }
 

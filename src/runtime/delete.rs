@@ -26,7 +26,7 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
         }
         kill_and_wait(&c)?;
     }
-    destroy(c)
+    destroy(store, c)
 }
 
 /// SIGKILL every process of the container and wait for the init to be gone.
@@ -56,11 +56,14 @@ fn thaw(cg: &crate::cgroups::Cgroup) {
 
 /// Undo create (runtime.md lifecycle step 12), then run poststop hooks (step 13:
 /// failures are warnings).
-fn destroy(c: Container) -> Result<()> {
+fn destroy(store: &Store, c: Container) -> Result<()> {
     if let Some(cg) = c.cgroup() {
         thaw(&cg);
         cg.remove(Duration::from_secs(10))?;
     }
+    // The veth, address and nftables table: also after a crash mid-create, when
+    // there is no record but the config snapshot is there.
+    crate::network::Teardown::new(store.root(), c.id(), c.config().ok().as_ref()).run()?;
     if let (Ok(spec), Some(r)) = (c.config(), c.record.as_ref()) {
         if let Some(h) = spec.hooks().as_ref().and_then(|h| h.poststop().as_ref()) {
             let st = serde_json::to_vec(&r.public(Status::Stopped)).unwrap_or_default();

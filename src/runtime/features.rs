@@ -28,7 +28,7 @@ pub fn features() -> Value {
             "selinux": { "enabled": false },
             "intelRdt": { "enabled": false },
             "mountExtensions": { "idmap": { "enabled": false } },
-            "netDevices": { "enabled": false }
+            "netDevices": { "enabled": true }
         },
         "annotations": {
             "org.berth.version": env!("CARGO_PKG_VERSION"),
@@ -102,6 +102,8 @@ mod tests {
             .iter()
             .any(|c| c == "CAP_SYS_ADMIN"));
         assert_eq!(f["linux"]["cgroup"]["systemd"], false);
+        // Backed by crate::network and tests/network.rs.
+        assert_eq!(f["linux"]["netDevices"]["enabled"], true);
         let sc = &f["linux"]["seccomp"];
         assert_eq!(sc["enabled"], true);
         let names = |k: &str| -> Vec<String> {

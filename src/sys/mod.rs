@@ -436,3 +436,21 @@ pub fn reset_signal_dispositions() {
         };
     }
 }
+
+/// Run `f` on a short-lived thread that has joined the network namespace `ns`
+/// (setns affects only the calling thread for CLONE_NEWNET). Sockets `f` opens stay
+/// in that namespace after the thread is gone. The thread is joined before this
+/// returns, so berth is single-threaded again for any later fork.
+pub fn in_netns<T: Send + 'static>(
+    ns: BorrowedFd<'_>,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> io::Result<T> {
+    let ns = ns.try_clone_to_owned()?;
+    std::thread::spawn(move || {
+        nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)
+            .map_err(|e| io::Error::from_raw_os_error(e as i32))?;
+        Ok(f())
+    })
+    .join()
+    .map_err(|_| io::Error::other("netns thread panicked"))?
+}

@@ -20,6 +20,7 @@ mod hooks;
 mod linux;
 mod mount_entries;
 mod namespaces;
+mod network;
 mod process;
 mod sysctl;
 
@@ -39,6 +40,7 @@ use mount_entries::mount_entries;
 use namespaces::{
     mount_namespace_needed, namespaces, time_offsets, user_namespace_mappings, uts_names,
 };
+use network::{net_devices, network_annotations};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use process::{
     process_args, process_cwd, process_env, process_exec_cpu_affinity, process_io_priority,
@@ -78,6 +80,8 @@ const CHECKS: &[Check] = &[
     personality,
     intel_rdt,
     seccomp_errno_ret,
+    network_annotations,
+    net_devices,
 ];
 
 /// Check every rule; the first broken one is the error.
