@@ -13,6 +13,10 @@ use std::path::{Path, PathBuf};
 pub const STATE_FILE: &str = "state.json";
 pub const CONFIG_FILE: &str = "config.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
+/// The container's cgroup path, written once create owns the cgroup and before
+/// anything runs in it, so that `delete` finds the cgroup even when berth was killed
+/// before it wrote the state record.
+pub const CGROUP_FILE: &str = "cgroup";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -179,6 +179,9 @@ pub fn create(store: &Store, mut opts: CreateOpts) -> Result<Created, InitError>
             "linux.cgroupsPath: cgroup {cgroup_path} already has processes in it"
         )));
     }
+    if let Some(entry) = &guard.entry {
+        entry.write_atomic(store::CGROUP_FILE, cgroup_path.as_bytes())?;
+    }
 
     let device_rules = cgroups::devices::rules(
         linux

@@ -46,10 +46,16 @@ impl Container {
         }
     }
 
+    /// The container's cgroup: from the state record, or, when create was cut short
+    /// before writing it (berth killed), from the path create noted on taking the
+    /// cgroup.
     pub fn cgroup(&self) -> Option<Cgroup> {
-        let r = self.record.as_ref()?;
+        let path = match &self.record {
+            Some(r) => r.cgroup_path.clone(),
+            None => std::fs::read_to_string(self.entry.path(store::CGROUP_FILE)).ok()?,
+        };
         let layout = Layout::detect().ok()?;
-        Some(Cgroup::new(&layout, &r.cgroup_path))
+        Some(Cgroup::new(&layout, &path))
     }
 
     pub fn status(&self) -> Status {
