@@ -17,6 +17,8 @@ pub enum Error {
     Cgroup(#[from] crate::cgroups::CgroupError),
     #[error(transparent)]
     Hook(#[from] crate::hooks::HookError),
+    #[error(transparent)]
+    Layers(#[from] crate::layers::LayerError),
     /// containerd turns "container not running" into "process already finished".
     #[error("container not running: {id} is {status}")]
     NotRunning { id: String, status: Status },

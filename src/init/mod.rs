@@ -37,6 +37,8 @@ pub enum InitError {
     Cgroup(#[from] crate::cgroups::CgroupError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Layers(#[from] crate::layers::LayerError),
     #[error("{0}")]
     Config(String),
 }

@@ -61,6 +61,10 @@ fn destroy(c: Container) -> Result<()> {
         thaw(&cg);
         cg.remove(Duration::from_secs(10))?;
     }
+    // The processes are gone, and with them the mount namespace holding the overlay.
+    if let Some(ov) = crate::layers::load_record(&c.entry.dir)? {
+        ov.remove_for_delete()?;
+    }
     if let (Ok(spec), Some(r)) = (c.config(), c.record.as_ref()) {
         if let Some(h) = spec.hooks().as_ref().and_then(|h| h.poststop().as_ref()) {
             let st = serde_json::to_vec(&r.public(Status::Stopped)).unwrap_or_default();

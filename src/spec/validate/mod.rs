@@ -78,6 +78,7 @@ const CHECKS: &[Check] = &[
     personality,
     intel_rdt,
     seccomp_errno_ret,
+    crate::layers::validate,
 ];
 
 /// Check every rule; the first broken one is the error.
