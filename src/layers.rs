@@ -28,6 +28,10 @@
 //! `root.readonly` applies to the overlay like to any rootfs: the mount is made
 //! read-only after pivot_root, so the container cannot write and `upper/` stays empty.
 //!
+//! With a user namespace, the `upper/` and `work/` that create makes are chowned to the
+//! host ids of the container's root; the init refuses an overlay the kernel mounted
+//! read-only (it does so, silently, when it cannot write the upper layer).
+//!
 //! These annotations name host paths that berth reads and deletes, so `features` lists
 //! the prefix under `potentiallyUnsafeConfigAnnotations`: an engine must not pass them
 //! through from an untrusted pod spec.
@@ -65,6 +69,9 @@ pub struct LayerSpec {
     pub lower: Vec<PathBuf>,
     pub upper: Option<PathBuf>,
     pub keep_upper: bool,
+    /// With a user namespace: the host uid and gid of the container's root, who must
+    /// own `upper/` and `work/` (else overlayfs mounts read-only).
+    pub owner: Option<(u32, u32)>,
 }
 
 impl LayerSpec {
@@ -91,7 +98,20 @@ impl LayerSpec {
                  linux.namespaces has no \"mount\" entry without a path",
             ));
         }
-        Ok(Some(layers))
+        let linux = spec.linux().as_ref();
+        let host_root = |maps: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| {
+            maps?
+                .iter()
+                .find_map(|m| (m.container_id() == 0 && m.size() > 0).then_some(m.host_id()))
+        };
+        let owner = match (
+            host_root(linux.and_then(|l| l.uid_mappings().as_ref())),
+            host_root(linux.and_then(|l| l.gid_mappings().as_ref())),
+        ) {
+            (None, None) => None,
+            (u, g) => Some((u.unwrap_or(0), g.unwrap_or(0))),
+        };
+        Ok(Some(LayerSpec { owner, ..layers }))
     }
 
     pub fn from_annotations(ann: &HashMap<String, String>) -> Result<Option<LayerSpec>, SpecError> {
@@ -148,6 +168,7 @@ impl LayerSpec {
             lower,
             upper,
             keep_upper,
+            owner: None,
         }))
     }
 
@@ -256,6 +277,9 @@ pub struct Overlay {
     /// Holds `upper/` and `work/`.
     pub dir: PathBuf,
     pub keep_upper: bool,
+    /// Owner given to `upper/` and `work/` when create makes them.
+    #[serde(default)]
+    pub owner: Option<(u32, u32)>,
     /// Directories this create makes (or made), parents first: a failed create removes
     /// them, and delete removes those still empty.
     pub made: Vec<PathBuf>,
@@ -337,6 +361,7 @@ impl Overlay {
             lower: spec.lower.clone(),
             dir,
             keep_upper: spec.keep_upper,
+            owner: spec.owner,
             made,
             shared_parent: spec.upper.is_none().then(|| bundle.join("overlay")),
         };
@@ -387,6 +412,13 @@ impl Overlay {
                 .mode(mode)
                 .create(d)
                 .map_err(io_err(UPPER, "mkdir", d))?;
+            if let Some((uid, gid)) = self
+                .owner
+                .filter(|_| *d == self.upper() || *d == self.work())
+            {
+                std::os::unix::fs::lchown(d, Some(uid), Some(gid))
+                    .map_err(io_err(UPPER, "chown", d))?;
+            }
         }
         Ok(())
     }
@@ -581,11 +613,30 @@ mod tests {
     }
 
     #[test]
+    fn owner_is_the_host_id_of_the_containers_root() {
+        let spec: Spec = serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.3.0",
+            "root": {"path": "rootfs"},
+            "annotations": {LOWER: "/img"},
+            "linux": {
+                "namespaces": [{"type": "mount"}, {"type": "user"}],
+                "uidMappings": [{"containerID": 1, "hostID": 5000, "size": 10},
+                                {"containerID": 0, "hostID": 100000, "size": 1}],
+                "gidMappings": [{"containerID": 0, "hostID": 200000, "size": 65536}]
+            }
+        }))
+        .unwrap();
+        let s = LayerSpec::from_spec(&spec).unwrap().unwrap();
+        assert_eq!(s.owner, Some((100000, 200000)));
+    }
+
+    #[test]
     fn mount_data_lists_lowers_top_first() {
         let ov = Overlay {
             lower: vec![PathBuf::from("/l1"), PathBuf::from("/l0")],
             dir: PathBuf::from("/d"),
             keep_upper: false,
+            owner: None,
             made: vec![],
             shared_parent: None,
         };
@@ -606,6 +657,7 @@ mod tests {
             lower: vec![lower.clone()],
             upper: None,
             keep_upper: false,
+            owner: None,
         };
         let ov = Overlay::plan(&spec, &bundle, "c1").unwrap();
         let d = bundle.join("overlay/c1");
@@ -641,6 +693,7 @@ mod tests {
             lower: vec![lower],
             upper: Some(t.path().join("keep")),
             keep_upper: true,
+            owner: None,
         };
         let ov = Overlay::plan(&spec, t.path(), "c").unwrap();
         ov.make_dirs().unwrap();
@@ -663,6 +716,7 @@ mod tests {
             lower: vec![t.path().join("nope")],
             upper: None,
             keep_upper: false,
+            owner: None,
         };
         let e = Overlay::plan(&spec, t.path(), "c").unwrap_err().to_string();
         assert!(e.starts_with(&field(LOWER)), "{e}");
@@ -672,6 +726,7 @@ mod tests {
             lower: vec![t.path().join("l")],
             upper: Some(t.path().join("f")),
             keep_upper: false,
+            owner: None,
         };
         let e = Overlay::plan(&spec, t.path(), "c").unwrap_err().to_string();
         assert!(

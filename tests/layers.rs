@@ -321,3 +321,48 @@ fn overlay_mount_entry() {
     assert_eq!(fs::read_to_string(u.join("f")).unwrap(), "upper\n");
     assert_eq!(fs::read_to_string(u.join("g")).unwrap(), "new\n");
 }
+
+/// With a user namespace, upper/ and work/ belong to the container's root, so the
+/// overlay is writable and what the container writes is owned by its mapped uid. A
+/// layer it cannot write (made by host root) is refused rather than mounted read-only.
+#[test]
+fn user_namespace_root_owns_the_upper_layer() {
+    require_root!();
+    berth_only!("org.berth.rootfs annotations");
+    let ctx = Ctx::new("layers-userns");
+    let lower = lower(&ctx);
+    let userns = |b: &mut Bundle| {
+        b.add_namespace("user");
+        let m = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        b.config["linux"]["uidMappings"] = m.clone();
+        b.config["linux"]["gidMappings"] = m;
+        b.config["annotations"][KEEP] = json!("true");
+    };
+    let mut b = layered_bundle(&ctx, "b", &lower, &["sh", "-c", "echo hi > /f && cat /f"]);
+    userns(&mut b);
+    assert_eq!(ctx.run_ok(&b, "c"), "hi\n");
+    let upper = fs::read_dir(b.dir.join("overlay"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("upper");
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::metadata(upper.join("f")).unwrap();
+    assert_eq!((m.uid(), m.gid()), (100000, 100000));
+
+    let named = ctx.dir.join("host-owned");
+    fs::create_dir_all(named.join("upper")).unwrap();
+    fs::create_dir_all(named.join("work")).unwrap();
+    let mut b = layered_bundle(&ctx, "b2", &lower, &["true"]);
+    userns(&mut b);
+    b.config["annotations"][UPPER] = json!(named.to_string_lossy());
+    let out = ctx.create(&b, &ctx.id("ro"));
+    out.expect_err();
+    assert!(
+        out.stderr.contains("mounted the overlay read-only"),
+        "{}",
+        out.stderr
+    );
+}

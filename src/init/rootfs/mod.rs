@@ -56,7 +56,8 @@ pub fn prepare(ctx: &Ctx<'_>) -> StageResult<OwnedFd> {
                 rootfs.display(),
                 ov.mount_data()
             )
-        })?,
+        })
+        .and_then(|()| overlay_writable(spec, rootfs))?,
         None => mnt(
             Some(rootfs),
             rootfs,
@@ -118,6 +119,24 @@ pub fn prepare(ctx: &Ctx<'_>) -> StageResult<OwnedFd> {
             .stage_with("mount", || format!("process.cwd: {}", p.cwd().display()))?;
     }
     Ok(root)
+}
+
+/// overlayfs falls back to a read-only mount when it cannot use the upper layer (e.g.
+/// not owned by the user namespace's root): refuse, unless the root is read-only anyway.
+fn overlay_writable(spec: &oci_spec::runtime::Spec, rootfs: &Path) -> StageResult<()> {
+    use nix::sys::statvfs::{statvfs, FsFlags};
+    let readonly = spec.root().as_ref().and_then(|r| r.readonly()) == Some(true);
+    let st = statvfs(rootfs).stage_with("mount", || format!("statfs {}", rootfs.display()))?;
+    if !readonly && st.flags().contains(FsFlags::ST_RDONLY) {
+        return Err(stage_err(
+            "mount",
+            format!(
+                "{}: the kernel mounted the overlay read-only: is upper/ writable by the container's root? (see dmesg)",
+                crate::layers::field(crate::layers::LOWER)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// After pivot_root: masked paths, read-only paths, read-only root, root propagation.
