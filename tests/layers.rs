@@ -366,3 +366,43 @@ fn user_namespace_root_owns_the_upper_layer() {
         out.stderr
     );
 }
+
+/// berth killed -9 in the middle of create (held in a createRuntime hook, after the
+/// overlay is mounted): `delete` still removes the layer dirs, from the record create
+/// wrote before making them, and nothing stays mounted.
+#[test]
+fn delete_after_create_was_killed_removes_the_layer() {
+    require_root!();
+    berth_only!("org.berth.rootfs annotations");
+    let ctx = Ctx::new("layers-kill-create");
+    let lower = lower(&ctx);
+    let hook_pid = ctx.dir.join("hook.pid");
+    let mut b = layered_bundle(&ctx, "b", &lower, &["true"]);
+    b.config["hooks"] = json!({"createRuntime": [{
+        "path": "/bin/sh",
+        "args": ["sh", "-c", format!("echo $$ > {}.tmp && mv {0}.tmp {0} && exec sleep 600", hook_pid.display())]
+    }]});
+    b.save();
+    let id = ctx.id("c");
+    let (mut create, _, _) = ctx.spawn(&["create", "--bundle", &b.dir_str(), &id]);
+    assert!(
+        common::wait_until(std::time::Duration::from_secs(30), || hook_pid.exists()),
+        "the hook never ran"
+    );
+    let upper = b.dir.join("overlay").join(&id).join("upper");
+    assert!(upper.is_dir());
+    create.kill().unwrap();
+    create.wait().unwrap();
+    let hook: i32 = fs::read_to_string(&hook_pid)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { libc::kill(hook, libc::SIGKILL) };
+
+    ctx.cmd(&["delete", "--force", &id]).expect_ok();
+    assert!(!b.dir.join("overlay").exists(), "{:?}", tree(&b.dir));
+    assert!(!ctx.state_dir(&id).exists());
+    assert_eq!(host_mounts_under(&ctx.dir), Vec::<String>::new());
+}
