@@ -406,3 +406,22 @@ fn delete_after_create_was_killed_removes_the_layer() {
     assert!(!ctx.state_dir(&id).exists());
     assert_eq!(host_mounts_under(&ctx.dir), Vec::<String>::new());
 }
+
+/// The keys name host paths berth reads and removes: `features` tells engines not to
+/// pass them through from untrusted input.
+#[test]
+fn features_lists_the_keys_as_potentially_unsafe() {
+    berth_only!("org.berth.rootfs annotations");
+    let ctx = Ctx::new("layers-features");
+    let out = ctx.cmd(&["features"]);
+    out.expect_ok();
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(
+        v["potentiallyUnsafeConfigAnnotations"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("org.berth.rootfs.")),
+        "{}",
+        out.stdout
+    );
+}
