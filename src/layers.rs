@@ -314,6 +314,13 @@ impl Overlay {
                 why: format!("{e} (where upper/ and work/ would go)"),
             });
         }
+        if dir.to_str().is_none() {
+            return Err(LayerError::Path {
+                field: field(key),
+                path: dir,
+                why: "is not UTF-8 (where upper/ and work/ would go); set another directory".into(),
+            });
+        }
         if dir.as_os_str().as_bytes().contains(&b':') {
             return Err(LayerError::Path {
                 field: field(key),
@@ -457,8 +464,12 @@ impl Overlay {
         self.remove_shared_parent()
     }
 
-    pub fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
+    /// The record create writes to the state dir before it makes anything.
+    pub fn to_json(&self) -> Result<Vec<u8>, LayerError> {
+        serde_json::to_vec(self).map_err(|e| LayerError::Record {
+            path: self.dir.clone(),
+            why: e.to_string(),
+        })
     }
 }
 

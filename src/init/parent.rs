@@ -168,7 +168,7 @@ pub fn create(store: &Store, opts: CreateOpts) -> Result<Created, InitError> {
         // Recorded before anything is made: a create killed -9 half-way leaves delete
         // the list of what to remove.
         if let Some(e) = &guard.entry {
-            e.write_atomic(crate::layers::RECORD_FILE, &ov.to_json())?;
+            e.write_atomic(crate::layers::RECORD_FILE, &ov.to_json()?)?;
         }
         guard.overlay = Some(ov.clone());
         ov.make_dirs()?;

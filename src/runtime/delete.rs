@@ -62,8 +62,12 @@ fn destroy(c: Container) -> Result<()> {
         cg.remove(Duration::from_secs(10))?;
     }
     // The processes are gone, and with them the mount namespace holding the overlay.
-    if let Some(ov) = crate::layers::load_record(&c.entry.dir)? {
-        ov.remove_for_delete()?;
+    match crate::layers::load_record(&c.entry.dir) {
+        Ok(Some(ov)) => ov.remove_for_delete()?,
+        Ok(None) => {}
+        // Unreadable, it cannot say what to remove; refusing would make the
+        // container undeletable.
+        Err(e) => crate::log::warn(&e.to_string()),
     }
     if let (Ok(spec), Some(r)) = (c.config(), c.record.as_ref()) {
         if let Some(h) = spec.hooks().as_ref().and_then(|h| h.poststop().as_ref()) {
