@@ -425,3 +425,28 @@ fn features_lists_the_keys_as_potentially_unsafe() {
         out.stdout
     );
 }
+
+/// `--no-pivot` (MS_MOVE + chroot) enters the overlay as pivot_root does.
+#[test]
+fn no_pivot_enters_the_overlay() {
+    require_root!();
+    berth_only!("org.berth.rootfs annotations");
+    let ctx = Ctx::new("layers-no-pivot");
+    let lower = lower(&ctx);
+    let b = layered_bundle(
+        &ctx,
+        "b",
+        &lower,
+        &[
+            "sh",
+            "-c",
+            "cat /etc/motd; awk '$2 == \"/\" {print $3}' /proc/self/mounts",
+        ],
+    );
+    b.save();
+    let id = ctx.id("c");
+    let out = ctx.cmd(&["run", "--no-pivot", "--bundle", &b.dir_str(), &id]);
+    out.expect_ok();
+    assert_eq!(out.stdout, "from the lower layer\noverlay\n");
+    assert!(!b.dir.join("overlay").exists());
+}
