@@ -11,6 +11,23 @@ fn main() {
     if let Some(c) = commit {
         println!("cargo:rustc-env=BERTH_COMMIT={c}");
     }
-    println!("cargo:rerun-if-changed=.git/HEAD");
-    println!("cargo:rerun-if-changed=.git/refs/heads");
+    // The git dir: `.git` in a clone, elsewhere for a worktree (`.git` is then a file).
+    // A path that does not exist would make cargo rebuild berth on every run.
+    let git_dir = std::process::Command::new("git")
+        .args(["rev-parse", "--absolute-git-dir"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| std::path::PathBuf::from(s.trim()));
+    match git_dir {
+        Some(d) => {
+            for p in [d.join("HEAD"), d.join("refs/heads")] {
+                if p.exists() {
+                    println!("cargo:rerun-if-changed={}", p.display());
+                }
+            }
+        }
+        None => println!("cargo:rerun-if-changed=build.rs"),
+    }
 }

@@ -23,3 +23,14 @@ make_bundle() {
 b() {
     "$berth" --root "$root" "$@"
 }
+
+# check WHAT COMMAND...: run COMMAND; print "ok: WHAT" or "FAILED: WHAT", and make
+# `checks_passed` (the example's last line) fail if any check did.
+failed=0
+check() {
+    what=$1; shift
+    if "$@"; then echo "ok: $what"; else echo "FAILED: $what"; failed=$((failed + 1)); fi
+}
+checks_passed() {
+    [ "$failed" -eq 0 ] || { echo "$failed check(s) failed" >&2; return 1; }
+}

@@ -19,6 +19,8 @@ pub enum Error {
     Hook(#[from] crate::hooks::HookError),
     #[error(transparent)]
     Network(#[from] crate::network::NetworkError),
+    #[error(transparent)]
+    Layers(#[from] crate::layers::LayerError),
     /// containerd turns "container not running" into "process already finished".
     #[error("container not running: {id} is {status}")]
     NotRunning { id: String, status: Status },

@@ -9,6 +9,7 @@ pub mod error;
 pub mod hooks;
 pub mod id;
 pub mod init;
+pub mod layers;
 pub mod log;
 pub mod network;
 pub mod runtime;

@@ -39,6 +39,8 @@ pub enum InitError {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Network(#[from] crate::network::NetworkError),
+    #[error(transparent)]
+    Layers(#[from] crate::layers::LayerError),
     #[error("{0}")]
     Config(String),
 }

@@ -46,6 +46,8 @@ pub struct Ctx<'a> {
     pub runtime_hooks: bool,
     /// linux.seccomp, compiled before anything exists.
     pub seccomp: Option<&'a crate::seccomp::Filter>,
+    /// The layered rootfs, its directories made: mounted at root.path by the init.
+    pub overlay: Option<&'a crate::layers::Overlay>,
 }
 
 pub struct Created {
@@ -57,6 +59,9 @@ pub struct Created {
 struct Cleanup {
     entry: Option<Entry>,
     cgroup: Option<Cgroup>,
+    /// Directories made for the layered rootfs (removed once the init, whose mount
+    /// namespace holds the overlay, is gone).
+    overlay: Option<crate::layers::Overlay>,
     children: Vec<(i32, Option<OwnedFd>)>,
     /// Set when a create-time hook failed: runtime.md continues the lifecycle at
     /// step 12, so poststop hooks run (step 13) with this state.
@@ -87,6 +92,11 @@ impl Drop for Cleanup {
         }
         if let Some(cg) = self.cgroup.take() {
             if let Err(e) = cg.remove(Duration::from_secs(5)) {
+                crate::log::warn(&format!("cleanup after failed create: {e}"));
+            }
+        }
+        if let Some(ov) = self.overlay.take() {
+            if let Err(e) = ov.undo_create() {
                 crate::log::warn(&format!("cleanup after failed create: {e}"));
             }
         }
@@ -134,6 +144,11 @@ pub fn create(store: &Store, mut opts: CreateOpts) -> Result<Created, InitError>
         .transpose()
         .map_err(|e| InitError::Config(e.to_string()))?;
 
+    let overlay = crate::layers::LayerSpec::from_spec(spec)
+        .map_err(|e| InitError::Config(e.to_string()))?
+        .map(|l| crate::layers::Overlay::plan(&l, &opts.bundle.dir, opts.id.as_str()))
+        .transpose()?;
+
     let layout = Layout::detect()?;
     let resources = linux.and_then(|l| l.resources().as_ref());
     let plan = match resources {
@@ -151,6 +166,7 @@ pub fn create(store: &Store, mut opts: CreateOpts) -> Result<Created, InitError>
     let mut guard = Cleanup {
         entry: None,
         cgroup: None,
+        overlay: None,
         children: Vec::new(),
         poststop: None,
         network: None,
@@ -159,6 +175,15 @@ pub fn create(store: &Store, mut opts: CreateOpts) -> Result<Created, InitError>
     entry.write_atomic(store::CONFIG_FILE, &config)?;
     let fifo_path = entry.path(store::EXEC_FIFO);
     guard.entry = Some(entry);
+    if let Some(ov) = &overlay {
+        // Recorded before anything is made: a create killed -9 half-way leaves delete
+        // the list of what to remove.
+        if let Some(e) = &guard.entry {
+            e.write_atomic(crate::layers::RECORD_FILE, &ov.to_json()?)?;
+        }
+        guard.overlay = Some(ov.clone());
+        ov.make_dirs()?;
+    }
 
     let cgroup = Cgroup::new(&layout, &cgroup_path);
     cgroup.create()?;
@@ -231,6 +256,7 @@ pub fn create(store: &Store, mut opts: CreateOpts) -> Result<Created, InitError>
         layout: &layout,
         runtime_hooks,
         seccomp: seccomp.as_ref(),
+        overlay: overlay.as_ref(),
     };
 
     let (parent_end, child_end) = sync::pair().map_err(InitError::io("socketpair"))?;
@@ -370,6 +396,7 @@ pub fn create(store: &Store, mut opts: CreateOpts) -> Result<Created, InitError>
         }
     }
     guard.cgroup = None;
+    guard.overlay = None;
     guard.children.clear();
     guard.network = None;
     Ok(Created { entry, record })

@@ -64,6 +64,14 @@ fn destroy(store: &Store, c: Container) -> Result<()> {
     // The veth, address and nftables table: also after a crash mid-create, when
     // there is no record but the config snapshot is there.
     crate::network::Teardown::new(store.root(), c.id(), c.config().ok().as_ref()).run()?;
+    // The processes are gone, and with them the mount namespace holding the overlay.
+    match crate::layers::load_record(&c.entry.dir) {
+        Ok(Some(ov)) => ov.remove_for_delete()?,
+        Ok(None) => {}
+        // Unreadable, it cannot say what to remove; refusing would make the
+        // container undeletable.
+        Err(e) => crate::log::warn(&e.to_string()),
+    }
     if let (Ok(spec), Some(r)) = (c.config(), c.record.as_ref()) {
         if let Some(h) = spec.hooks().as_ref().and_then(|h| h.poststop().as_ref()) {
             let st = serde_json::to_vec(&r.public(Status::Stopped)).unwrap_or_default();

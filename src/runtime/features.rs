@@ -35,7 +35,7 @@ pub fn features() -> Value {
             "org.berth.commit": option_env!("BERTH_COMMIT").unwrap_or("unknown"),
             "org.berth.cgroup.hybrid": "true"
         },
-        "potentiallyUnsafeConfigAnnotations": []
+        "potentiallyUnsafeConfigAnnotations": [crate::layers::PREFIX]
     })
 }
 

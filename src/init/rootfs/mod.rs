@@ -25,8 +25,8 @@ use nix::sys::stat::Mode;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
-/// Everything before pivot_root: propagation, the rootfs bind, `mounts`, /dev, cwd.
-/// Returns an O_PATH fd on the (bind-mounted) rootfs.
+/// Everything before pivot_root: propagation, the rootfs bind (or the layered rootfs'
+/// overlay), `mounts`, /dev, cwd. Returns an O_PATH fd on the mounted rootfs.
 pub fn prepare(ctx: &Ctx<'_>) -> StageResult<OwnedFd> {
     let spec = &ctx.bundle.spec;
     let rootfs = &ctx.bundle.rootfs;
@@ -39,16 +39,36 @@ pub fn prepare(ctx: &Ctx<'_>) -> StageResult<OwnedFd> {
         None,
     )
     .stage_with("mount", || "making / rslave".into())?;
-    mnt(
-        Some(rootfs),
-        rootfs,
-        None,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None,
-    )
-    .stage_with("mount", || {
-        format!("root.path: bind {} onto itself", rootfs.display())
-    })?;
+    match ctx.overlay {
+        // After the rslave above, in the container's mount namespace: the host never
+        // sees this mount, and it goes with the container's last process.
+        Some(ov) => mnt(
+            Some(Path::new("overlay")),
+            rootfs,
+            Some("overlay"),
+            MsFlags::empty(),
+            Some(&ov.mount_data()),
+        )
+        .stage_with("mount", || {
+            format!(
+                "{}: overlay on root.path {} ({})",
+                crate::layers::field(crate::layers::LOWER),
+                rootfs.display(),
+                ov.mount_data()
+            )
+        })
+        .and_then(|()| overlay_writable(spec, rootfs))?,
+        None => mnt(
+            Some(rootfs),
+            rootfs,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        )
+        .stage_with("mount", || {
+            format!("root.path: bind {} onto itself", rootfs.display())
+        })?,
+    }
     let root = nix::fcntl::open(
         rootfs.as_path(),
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
@@ -99,6 +119,24 @@ pub fn prepare(ctx: &Ctx<'_>) -> StageResult<OwnedFd> {
             .stage_with("mount", || format!("process.cwd: {}", p.cwd().display()))?;
     }
     Ok(root)
+}
+
+/// overlayfs falls back to a read-only mount when it cannot use the upper layer (e.g.
+/// not owned by the user namespace's root): refuse, unless the root is read-only anyway.
+fn overlay_writable(spec: &oci_spec::runtime::Spec, rootfs: &Path) -> StageResult<()> {
+    use nix::sys::statvfs::{statvfs, FsFlags};
+    let readonly = spec.root().as_ref().and_then(|r| r.readonly()) == Some(true);
+    let st = statvfs(rootfs).stage_with("mount", || format!("statfs {}", rootfs.display()))?;
+    if !readonly && st.flags().contains(FsFlags::ST_RDONLY) {
+        return Err(stage_err(
+            "mount",
+            format!(
+                "{}: the kernel mounted the overlay read-only: is upper/ writable by the container's root? (see dmesg)",
+                crate::layers::field(crate::layers::LOWER)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// After pivot_root: masked paths, read-only paths, read-only root, root propagation.

@@ -82,6 +82,7 @@ const CHECKS: &[Check] = &[
     seccomp_errno_ret,
     network_annotations,
     net_devices,
+    crate::layers::validate,
 ];
 
 /// Check every rule; the first broken one is the error.
