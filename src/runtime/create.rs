@@ -17,6 +17,7 @@ pub fn listen_fds() -> u32 {
     std::env::var("LISTEN_FDS")
         .ok()
         .and_then(|n| n.parse().ok())
+        .filter(|&n| n <= crate::cli::MAX_PASSED_FDS)
         .unwrap_or(0)
 }
 
