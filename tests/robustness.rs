@@ -1415,3 +1415,164 @@ fn seeds_are_valid_configs() {
         }
     }
 }
+
+/// The seccomp compiler's rule tree (a port of libseccomp's) is the most intricate
+/// code config.json reaches: random profiles over a few system calls, so that rules
+/// on the same call meet, merge, conflict and nest.
+#[test]
+fn random_seccomp_profiles_never_panic() {
+    quiet_panics();
+    const NAMES: [&str; 10] = [
+        "read",
+        "write",
+        "socket",
+        "ipc",
+        "clone",
+        "kill",
+        "personality",
+        "mmap",
+        "socketcall",
+        "no_such_call",
+    ];
+    const ACTIONS: [&str; 9] = [
+        "SCMP_ACT_ALLOW",
+        "SCMP_ACT_ERRNO",
+        "SCMP_ACT_KILL",
+        "SCMP_ACT_KILL_PROCESS",
+        "SCMP_ACT_KILL_THREAD",
+        "SCMP_ACT_TRAP",
+        "SCMP_ACT_TRACE",
+        "SCMP_ACT_LOG",
+        "SCMP_ACT_NOTIFY",
+    ];
+    const OPS: [&str; 7] = [
+        "SCMP_CMP_NE",
+        "SCMP_CMP_LT",
+        "SCMP_CMP_LE",
+        "SCMP_CMP_EQ",
+        "SCMP_CMP_GE",
+        "SCMP_CMP_GT",
+        "SCMP_CMP_MASKED_EQ",
+    ];
+    const ARCHES: [&str; 4] = [
+        "SCMP_ARCH_X86_64",
+        "SCMP_ARCH_X86",
+        "SCMP_ARCH_X32",
+        "SCMP_ARCH_AARCH64",
+    ];
+    const VALUES: [u64; 9] = [
+        0,
+        1,
+        2,
+        7,
+        0xffff_ffff,
+        1 << 32,
+        (1 << 32) + 1,
+        u64::MAX - 1,
+        u64::MAX,
+    ];
+    let mut rng = Rng(0x5ecc);
+    let mut report = Report::default();
+    let compiled = std::cell::Cell::new(0usize);
+    for case in 0..cases_per_seed(500) * 2 {
+        let action = |rng: &mut Rng| {
+            let a = *rng.pick(&ACTIONS);
+            // Mostly valid errnoRet use, now and then not.
+            let mut v = json!(a);
+            let errno = (matches!(a, "SCMP_ACT_ERRNO" | "SCMP_ACT_TRACE") || rng.chance(40))
+                && rng.chance(2);
+            let e = errno.then(|| {
+                if rng.chance(20) {
+                    *rng.pick(&[0x10000u64, u64::MAX])
+                } else {
+                    *rng.pick(&[0u64, 1, 38, 0xffff])
+                }
+            });
+            (std::mem::take(&mut v), e)
+        };
+        let (mut default, default_errno) = action(&mut rng);
+        if default == "SCMP_ACT_NOTIFY" && !rng.chance(10) {
+            default = json!("SCMP_ACT_ERRNO");
+        }
+        let mut syscalls = Vec::new();
+        for _ in 0..1 + rng.below(12) {
+            let names: Vec<&str> = (0..1 + rng.below(3)).map(|_| *rng.pick(&NAMES)).collect();
+            let args: Vec<Value> = (0..rng.below(4))
+                .map(|_| {
+                    let mut a = json!({
+                        "index": if rng.chance(40) { *rng.pick(&[6u64, u64::MAX]) } else { rng.below(6) as u64 },
+                        "value": *rng.pick(&VALUES),
+                        "op": *rng.pick(&OPS),
+                    });
+                    if rng.chance(2) {
+                        a["valueTwo"] = json!(*rng.pick(&VALUES));
+                    }
+                    a
+                })
+                .collect();
+            let (a, e) = action(&mut rng);
+            let mut s = json!({"names": names, "action": a});
+            if let Some(e) = e {
+                s["errnoRet"] = json!(e);
+            }
+            if !args.is_empty() {
+                s["args"] = Value::Array(args);
+            }
+            syscalls.push(s);
+        }
+        let archs: Vec<&str> = (0..rng.below(4)).map(|_| *rng.pick(&ARCHES)).collect();
+        let mut profile = json!({
+            "defaultAction": default,
+            "architectures": archs,
+            "syscalls": syscalls,
+        });
+        if let Some(e) = default_errno {
+            profile["defaultErrnoRet"] = json!(e);
+        }
+        if !rng.chance(10) {
+            profile["listenerPath"] = json!("/run/agent.sock");
+        }
+        if rng.chance(4) {
+            profile["flags"] = json!([
+                "SECCOMP_FILTER_FLAG_LOG",
+                "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"
+            ]);
+        }
+        report.case(
+            || format!("case {case}: {profile}"),
+            || {
+                stage("LinuxSeccomp from JSON");
+                let Ok(sc) = serde_json::from_value(profile.clone()) else {
+                    return;
+                };
+                stage("seccomp::compile");
+                let f = match seccomp::compile(&sc) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        if std::env::var_os("BERTH_ROBUST_WHY").is_some() {
+                            eprintln!("WHY {e}");
+                        }
+                        return;
+                    }
+                };
+                compiled.set(compiled.get() + 1);
+                stage("seccomp::Filter::evaluate");
+                for nr in [0u32, 1, 41, 62, 56, 135, 9, 102, 117, 359, u32::MAX] {
+                    for arch in [0xc000_003e_u32, 0x4000_0003] {
+                        for args in [[0u64; 6], [1, 2, 7, 0xffff_ffff, 1 << 32, u64::MAX]] {
+                            let data = SeccompData {
+                                nr,
+                                arch,
+                                instruction_pointer: 0,
+                                args,
+                            };
+                            let _ = f.evaluate(&data);
+                        }
+                    }
+                }
+            },
+        );
+    }
+    eprintln!("seccomp profiles: {} compiled", compiled.get());
+    report.finish("seccomp profiles");
+}
