@@ -1023,7 +1023,7 @@ fn config_case(v: &Value, bytes: &[u8]) {
 #[test]
 fn mutated_configs_never_panic() {
     quiet_panics();
-    let per_seed = cases_per_seed(500);
+    let per_seed = cases_per_seed(400);
     let seeds = seeds();
     let mut pools = Pools {
         strings: interesting_strings(),
@@ -1125,7 +1125,7 @@ fn edge_values_of_single_fields_never_panic() {
                 stage("spec::load::check_oci_version");
                 let _ = load::check_oci_version(s);
                 stage("spec::mounts::parse_options");
-                let _ = mounts::parse_options(&[s.clone()]);
+                let _ = mounts::parse_options(std::slice::from_ref(s));
                 stage("spec::validate::parse_cpu_list");
                 let _ = validate::parse_cpu_list(s);
                 stage("sysctl");
@@ -1143,7 +1143,15 @@ fn edge_values_of_single_fields_never_panic() {
                 let _ = cgroups::ops::parse_flat_keyed(s);
                 let _ = berth::runtime::ps::filter_ps(s, &[1]);
                 let _ = berth::init::parent::parse_stat(s);
-                let _ = seccomp::bpf::from_bytes(s.as_bytes());
+                if let Some(prog) = seccomp::bpf::from_bytes(s.as_bytes()) {
+                    let data = SeccompData {
+                        nr: 0,
+                        arch: 0xc000_003e,
+                        instruction_pointer: 0,
+                        args: [0; 6],
+                    };
+                    let _ = seccomp::bpf::evaluate(&prog, &data);
+                }
                 stage("spec::load::parse_spec");
                 let _ = load::parse_spec(s.as_bytes());
             },
@@ -1575,4 +1583,108 @@ fn random_seccomp_profiles_never_panic() {
     }
     eprintln!("seccomp profiles: {} compiled", compiled.get());
     report.finish("seccomp profiles");
+}
+
+/// `linux.resources` is what `update -r` passes to the planner without validation:
+/// random values of the right JSON types in every field, through both planners.
+#[test]
+fn random_resources_never_panic() {
+    quiet_panics();
+    let strings = interesting_strings();
+    const I64: [i64; 12] = [
+        0,
+        1,
+        -1,
+        -2,
+        2,
+        10,
+        1000,
+        4096,
+        i64::MAX,
+        i64::MIN,
+        i64::MAX - 1,
+        1 << 40,
+    ];
+    const U64: [u64; 10] = [
+        0,
+        1,
+        2,
+        10,
+        100,
+        1000,
+        262_144,
+        1 << 32,
+        u64::MAX,
+        u64::MAX - 1,
+    ];
+    let mut rng = Rng(0x2e5);
+    let mut report = Report::default();
+    for case in 0..cases_per_seed(500) * 2 {
+        let mut r = serde_json::Map::new();
+        let i = |rng: &mut Rng| json!(*rng.pick(&I64));
+        let u = |rng: &mut Rng| json!(*rng.pick(&U64));
+        let s = |rng: &mut Rng| json!(rng.pick(&strings).clone());
+        let u16v = |rng: &mut Rng| json!(*rng.pick(&[0u16, 1, 9, 10, 500, 1000, 1001, u16::MAX]));
+        let mut some = |rng: &mut Rng, key: &str, v: Value| {
+            if rng.chance(2) {
+                r.insert(key.into(), v);
+            }
+        };
+        let memory = json!({
+            "limit": i(&mut rng), "reservation": i(&mut rng), "swap": i(&mut rng),
+            "kernel": i(&mut rng), "kernelTCP": i(&mut rng), "swappiness": u(&mut rng),
+            "disableOOMKiller": rng.chance(2), "useHierarchy": rng.chance(2),
+            "checkBeforeUpdate": rng.chance(2),
+        });
+        some(&mut rng, "memory", memory);
+        let cpu = json!({
+            "shares": u(&mut rng), "quota": i(&mut rng), "burst": u(&mut rng),
+            "period": u(&mut rng), "realtimeRuntime": i(&mut rng),
+            "realtimePeriod": u(&mut rng), "cpus": s(&mut rng), "mems": s(&mut rng),
+            "idle": i(&mut rng),
+        });
+        some(&mut rng, "cpu", cpu);
+        let pids = json!({"limit": i(&mut rng)});
+        some(&mut rng, "pids", pids);
+        let dev = |rng: &mut Rng| json!([{"major": *rng.pick(&I64), "minor": *rng.pick(&I64), "rate": *rng.pick(&U64)}]);
+        let block = json!({
+            "weight": u16v(&mut rng), "leafWeight": u16v(&mut rng),
+            "weightDevice": [{"major": *rng.pick(&I64), "minor": *rng.pick(&I64),
+                              "weight": u16v(&mut rng), "leafWeight": u16v(&mut rng)}],
+            "throttleReadBpsDevice": dev(&mut rng),
+            "throttleWriteBpsDevice": dev(&mut rng),
+            "throttleReadIOPSDevice": dev(&mut rng),
+            "throttleWriteIOPSDevice": dev(&mut rng),
+        });
+        some(&mut rng, "blockIO", block);
+        let huge = json!([{"pageSize": s(&mut rng), "limit": u(&mut rng)},
+                          {"pageSize": *rng.pick(&["2MB", "1GB", "64KB", "2mB", "0MB"]), "limit": u(&mut rng)}]);
+        some(&mut rng, "hugepageLimits", huge);
+        let net = json!({"classID": *rng.pick(&[0u32, 1, u32::MAX]),
+                         "priorities": [{"name": s(&mut rng), "priority": *rng.pick(&[0u32, u32::MAX])}]});
+        some(&mut rng, "network", net);
+        let rdma = json!({ rng.pick(&strings).clone(): {"hcaHandles": *rng.pick(&[0u32, u32::MAX]), "hcaObjects": 1}});
+        some(&mut rng, "rdma", rdma);
+        let unified =
+            json!({ rng.pick(&strings).clone(): s(&mut rng), "memory.high": s(&mut rng) });
+        some(&mut rng, "unified", unified);
+        let devices = json!([{"allow": rng.chance(2), "type": *rng.pick(&["a", "b", "c", "u", "p"]),
+                              "major": *rng.pick(&I64), "minor": *rng.pick(&I64), "access": s(&mut rng)}]);
+        some(&mut rng, "devices", devices);
+        let v = Value::Object(r);
+        report.case(
+            || format!("case {case}: {v}"),
+            || {
+                stage("LinuxResources from JSON");
+                if let Ok(res) = serde_json::from_value::<LinuxResources>(v.clone()) {
+                    resources_stages(&res);
+                    stage("cgroups::devices");
+                    let rules = devices::rules(res.devices().as_deref().unwrap_or(&[]), &[]);
+                    let _ = devices::v1_writes(&rules);
+                    let _ = dev_bpf::to_bytes(&dev_bpf::device_program(&rules));
+                }
+            },
+        );
+    }
+    report.finish("resources");
 }
