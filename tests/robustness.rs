@@ -7,7 +7,14 @@
 //! removed, duplicated and transplanted entries, broken bytes) and runs the result
 //! through the loader, validation and every pure stage after it. Every case runs under
 //! `catch_unwind`; a panic is reported with its seed, case number, mutations, stage,
-//! location and input. `BERTH_ROBUST_CASES` scales the number of cases per seed.
+//! location and input. `BERTH_ROBUST_CASES` scales the number of cases per seed
+//! (default 400; the suite then takes a few seconds of CPU in debug).
+//!
+//! Besides whole configs: single fields with edge values (signals, sizes, intervals,
+//! users, ids, cpu lists, sysctls, kernel text parsers), random argv for every verb
+//! (clap, then each verb's checks before it touches --root), random seccomp profiles
+//! (the rule tree) and random `linux.resources` (what `update -r` plans unvalidated).
+//! `BERTH_ROBUST_WHY=1` prints why each rejected case was rejected, to tune reach.
 
 use berth::cgroups::{self, bpf as dev_bpf, devices, resources, Layout};
 use berth::cli::{Cli, Command, ExecArgs};
