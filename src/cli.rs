@@ -5,6 +5,11 @@ use std::path::PathBuf;
 
 pub const DEFAULT_ROOT: &str = "/run/berth";
 
+/// Most fds `--preserve-fds` (or LISTEN_FDS) may pass on: the kernel's default
+/// fs.nr_open. The stages build the list of fds to keep, so an unbounded count
+/// (u32::MAX) would be gigabytes of memory and overflow the fd arithmetic.
+pub const MAX_PASSED_FDS: u32 = 1 << 20;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "berth",
@@ -174,7 +179,8 @@ pub struct CreateArgs {
     #[arg(long = "no-new-keyring")]
     pub no_new_keyring: bool,
     /// Pass N extra fds (3..3+N) to the container process
-    #[arg(long = "preserve-fds", default_value_t = 0, value_name = "N")]
+    #[arg(long = "preserve-fds", default_value_t = 0, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(..=i64::from(MAX_PASSED_FDS)))]
     pub preserve_fds: u32,
     /// Accepted for runc compatibility: berth never copies its binary
     #[arg(long = "no-mount-fallback", hide = true)]
@@ -226,7 +232,8 @@ pub struct ExecArgs {
     #[arg(long = "console-socket", value_name = "PATH")]
     pub console_socket: Option<PathBuf>,
     /// Pass N extra fds (3..3+N) to the process
-    #[arg(long = "preserve-fds", default_value_t = 0, value_name = "N")]
+    #[arg(long = "preserve-fds", default_value_t = 0, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(..=i64::from(MAX_PASSED_FDS)))]
     pub preserve_fds: u32,
     /// Run in this sub-cgroup of the container's cgroup (relative path)
     #[arg(long)]
@@ -352,5 +359,21 @@ mod tests {
             Some(Command::Delete { force: true, .. })
         ));
         assert!(Cli::try_parse_from(["berth", "spec", "--rootless"]).is_ok());
+    }
+
+    /// An unbounded --preserve-fds overflowed the fd arithmetic (3 + u32::MAX, a panic
+    /// in debug builds, stdio closed in release) and sized a Vec by it.
+    #[test]
+    fn preserve_fds_is_bounded() {
+        let max = MAX_PASSED_FDS.to_string();
+        let over = (MAX_PASSED_FDS + 1).to_string();
+        for verb in ["create", "run", "exec"] {
+            let ok = Cli::try_parse_from(["berth", verb, "--preserve-fds", &max, "x"]);
+            assert!(ok.is_ok(), "{verb}: {ok:?}");
+            for bad in [over.as_str(), "4294967295", "-1"] {
+                let r = Cli::try_parse_from(["berth", verb, "--preserve-fds", bad, "x"]);
+                assert!(r.is_err(), "{verb} --preserve-fds {bad} accepted");
+            }
+        }
     }
 }

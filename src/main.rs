@@ -68,7 +68,7 @@ fn out(text: &str) -> Result<i32> {
 /// Close every fd berth inherited beyond stdio and the ones it was asked to pass on,
 /// before it opens any of its own (SECURITY.md attacks 10-12).
 fn prepare_fds(preserve: u32) {
-    let keep = 3 + preserve.saturating_add(runtime::create::listen_fds());
+    let keep = berth::init::first_unpassed_fd(preserve, runtime::create::listen_fds());
     if let Err(e) = berth::sys::close_from(keep) {
         berth::log::warn(&format!("closing inherited fds: {e}"));
     }

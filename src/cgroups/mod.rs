@@ -112,11 +112,16 @@ pub fn unescape_mountinfo(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
+        // Three octal digits naming a byte; \4xx and up name none and stay as they are.
+        let byte = b
+            .get(i + 1..i + 4)
+            .filter(|_| b[i] == b'\\')
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)))
+            .and_then(|d| {
+                let v = d.iter().fold(0u32, |v, c| v * 8 + u32::from(c - b'0'));
+                u8::try_from(v).ok()
+            });
+        if let Some(v) = byte {
             out.push(v);
             i += 4;
         } else {
@@ -350,6 +355,15 @@ mod tests {
 40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd
 41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
 ";
+
+    /// Found by tests/robustness.rs: "\\777" overflowed u8 (a panic in debug builds).
+    #[test]
+    fn octal_escapes_above_a_byte_stay_literal() {
+        assert_eq!(unescape_mountinfo("a\\777b"), "a\\777b");
+        assert_eq!(unescape_mountinfo("a\\040b\\377"), "a b\u{fffd}");
+        assert_eq!(unescape_mountinfo("\\04"), "\\04");
+        assert_eq!(unescape_mountinfo("x\\"), "x\\");
+    }
 
     #[test]
     fn parses_hybrid_layout() {

@@ -114,10 +114,8 @@ impl Cgroup {
             usage["total"] = read_u64(&d.join("cpuacct.usage")).into();
             usage["percpu"] = read_list(&d.join("cpuacct.usage_percpu")).into();
             let st = flat_keyed(&d.join("cpuacct.stat"));
-            // USER_HZ ticks to nanoseconds.
-            let hz = 100u64;
-            usage["user"] = (st.get("user").copied().unwrap_or(0) * 1_000_000_000 / hz).into();
-            usage["kernel"] = (st.get("system").copied().unwrap_or(0) * 1_000_000_000 / hz).into();
+            usage["user"] = user_hz_to_ns(st.get("user").copied().unwrap_or(0)).into();
+            usage["kernel"] = user_hz_to_ns(st.get("system").copied().unwrap_or(0)).into();
         }
         if let Some(d) = self.v1_dir("cpu") {
             let st = flat_keyed(&d.join("cpu.stat"));
@@ -130,7 +128,7 @@ impl Cgroup {
         if self.v1_dir("cpu").is_none() {
             if let Some(d) = self.v2_dir() {
                 let st = flat_keyed(&d.join("cpu.stat"));
-                let us = |k: &str| st.get(k).copied().unwrap_or(0) * 1000;
+                let us = |k: &str| st.get(k).copied().unwrap_or(0).saturating_mul(1000);
                 usage = json!({"total": us("usage_usec"), "user": us("user_usec"), "kernel": us("system_usec")});
                 throttling = json!({
                     "periods": st.get("nr_periods").copied().unwrap_or(0),
@@ -319,6 +317,13 @@ fn read_list(p: &Path) -> Vec<u64> {
         .unwrap_or_default()
 }
 
+/// cpuacct.stat's USER_HZ (100 per second) ticks as nanoseconds; saturates, since the
+/// kernel's counters are u64 and a busy hierarchy's ticks times 10^7 can pass u64::MAX.
+fn user_hz_to_ns(ticks: u64) -> u64 {
+    const NS_PER_TICK: u64 = 1_000_000_000 / 100;
+    ticks.saturating_mul(NS_PER_TICK)
+}
+
 /// "key value" lines (memory.stat, cpu.stat, memory.events).
 pub fn parse_flat_keyed(text: &str) -> std::collections::BTreeMap<String, u64> {
     text.lines()
@@ -339,6 +344,19 @@ fn flat_keyed(p: &Path) -> std::collections::BTreeMap<String, u64> {
 mod tests {
     use super::*;
     use crate::cgroups::Layout;
+
+    /// Found reviewing for tests/robustness.rs: ticks * 10^9 overflowed u64 (a panic in
+    /// debug builds) for counters above 1.8e10 ticks.
+    #[test]
+    fn tick_conversion_saturates() {
+        assert_eq!(user_hz_to_ns(3), 30_000_000);
+        assert_eq!(
+            user_hz_to_ns(u64::MAX / 10_000_000),
+            u64::MAX / 10_000_000 * 10_000_000
+        );
+        assert_eq!(user_hz_to_ns(u64::MAX / 10_000_000 + 1), u64::MAX);
+        assert_eq!(user_hz_to_ns(u64::MAX), u64::MAX);
+    }
 
     #[test]
     fn flat_keyed_skips_garbage() {

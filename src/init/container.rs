@@ -148,7 +148,7 @@ fn steps(ctx: &Ctx<'_>, sock: &OwnedFd) -> StageResult<Infallible> {
 
     let mut env = process::environment(process, process::home_of(process.user().uid()));
     let exe = process::find_executable(&args[0], &env).map_err(|m| stage_err("exec", m))?;
-    let first_closed = 3 + ctx.preserve_fds + ctx.listen_fds;
+    let first_closed = super::first_unpassed_fd(ctx.preserve_fds, ctx.listen_fds);
     if ctx.listen_fds > 0 {
         env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
         env.push(format!("LISTEN_FDS={}", ctx.listen_fds));

@@ -195,7 +195,8 @@ fn intermediate(
     // CVE-2016-9962: nothing in the container may ptrace this stage.
     nix::sys::prctl::set_dumpable(false).stage("prctl")?;
     sys::reset_signal_dispositions();
-    let mut keep: Vec<i32> = (3..3 + opts.preserve_fds as i32).collect();
+    let first_unpassed = super::first_unpassed_fd(opts.preserve_fds, 0);
+    let mut keep: Vec<i32> = (3..i32::try_from(first_unpassed).unwrap_or(i32::MAX)).collect();
     keep.push(sock.as_raw_fd());
     keep.extend(joins.iter().map(|(_, fd)| fd.as_raw_fd()));
     if let Some(c) = &opts.console {
@@ -327,7 +328,7 @@ fn process_stage(
     // The parent puts us in the container's cgroup, then says Go.
     sync::expect(sock.as_fd(), &Msg::Go).stage("sync")?;
     nix::sys::prctl::set_pdeathsig(None).stage("prctl")?;
-    let first_closed = 3 + opts.preserve_fds;
+    let first_closed = super::first_unpassed_fd(opts.preserve_fds, 0);
     for fd in 3..first_closed {
         sys::clear_cloexec(fd as i32).stage_with("exec", || format!("--preserve-fds: fd {fd}"))?;
     }

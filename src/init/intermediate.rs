@@ -67,7 +67,8 @@ fn stage(ctx: &Ctx<'_>, sock: &OwnedFd) -> StageResult<()> {
     // Inherited by the init and so by the program (execve keeps SIG_IGN).
     sys::reset_signal_dispositions();
     // Keep stdio, the fds passed on to the container, and the ones the stages use.
-    let mut keep: Vec<i32> = (3..3 + (ctx.preserve_fds + ctx.listen_fds) as i32).collect();
+    let first_unpassed = super::first_unpassed_fd(ctx.preserve_fds, ctx.listen_fds);
+    let mut keep: Vec<i32> = (3..i32::try_from(first_unpassed).unwrap_or(i32::MAX)).collect();
     keep.push(sock.as_raw_fd());
     keep.push(ctx.fifo.as_raw_fd());
     if let Some(c) = ctx.console {

@@ -89,3 +89,25 @@ pub fn stage_err(stage: &'static str, message: impl Into<String>) -> StageError 
         message: message.into(),
     }
 }
+
+/// The first fd not passed on to the container: stdio, then `--preserve-fds` of them,
+/// then the socket-activation ones. Saturates: both counts come from the user (a flag,
+/// an environment variable), and a sum past u32::MAX must not wrap to close stdio.
+pub fn first_unpassed_fd(preserve: u32, listen: u32) -> u32 {
+    3u32.saturating_add(preserve).saturating_add(listen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found reviewing for tests/robustness.rs: main computed 3 + u32::MAX (a panic in debug
+    /// builds; in release it wrapped to 2 and closed stderr).
+    #[test]
+    fn first_unpassed_fd_saturates() {
+        assert_eq!(first_unpassed_fd(0, 0), 3);
+        assert_eq!(first_unpassed_fd(2, 1), 6);
+        assert_eq!(first_unpassed_fd(u32::MAX, 0), u32::MAX);
+        assert_eq!(first_unpassed_fd(u32::MAX - 3, u32::MAX), u32::MAX);
+    }
+}

@@ -43,8 +43,38 @@ pub fn pair() -> io::Result<(OwnedFd, OwnedFd)> {
     .map_err(io::Error::from)
 }
 
+/// `msg` cut down to fit in one `MAX_MSG` datagram. An error message or warning may
+/// quote config.json (a path, a name) at any length; a datagram over the limit would
+/// reach the parent truncated, as unparsable JSON instead of the child's error. Each
+/// string is cut to a byte count whose JSON escaping (at most 6 bytes per byte) fits.
+fn fitted(msg: &Msg) -> Msg {
+    let cut = |s: &str, max: usize| -> String {
+        if s.len() <= max {
+            return s.to_string();
+        }
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}... ({} bytes cut)", &s[..end], s.len() - end)
+    };
+    match msg {
+        Msg::Error { stage, message } => Msg::Error {
+            stage: cut(stage, 256),
+            message: cut(message, 8192),
+        },
+        Msg::Ready { warnings } => Msg::Ready {
+            warnings: warnings.iter().take(32).map(|w| cut(w, 256)).collect(),
+        },
+        other => other.clone(),
+    }
+}
+
 pub fn send(fd: BorrowedFd<'_>, msg: &Msg) -> io::Result<()> {
-    let bytes = serde_json::to_vec(msg).map_err(io::Error::other)?;
+    let mut bytes = serde_json::to_vec(msg).map_err(io::Error::other)?;
+    if bytes.len() > MAX_MSG {
+        bytes = serde_json::to_vec(&fitted(msg)).map_err(io::Error::other)?;
+    }
     let n = nix::unistd::write(fd, &bytes).map_err(io::Error::from)?;
     if n != bytes.len() {
         return Err(io::Error::other("short write on sync socket"));
@@ -127,5 +157,38 @@ mod tests {
         assert!(expect(b.as_fd(), &Msg::Go).is_err());
         drop(a);
         assert_eq!(recv(b.as_fd()).unwrap(), None);
+    }
+
+    /// An error quoting a 100 KB config.json path (or full of control characters,
+    /// which JSON escapes six-fold) still arrives as a message, cut, not as a datagram
+    /// truncated into unparsable JSON.
+    #[test]
+    fn oversized_messages_are_cut_to_fit() {
+        let (a, b) = pair().unwrap();
+        for text in [
+            "/x".repeat(50_000),
+            "\0".repeat(20_000),
+            "😀".repeat(30_000),
+        ] {
+            let msg = Msg::Error {
+                stage: "cwd".into(),
+                message: text.clone(),
+            };
+            send(a.as_fd(), &msg).unwrap();
+            match recv(b.as_fd()).unwrap() {
+                Some(Msg::Error { stage, message }) => {
+                    assert_eq!(stage, "cwd");
+                    assert!(message.len() < text.len() && message.ends_with("bytes cut)"));
+                    assert!(text.starts_with(message.split("... (").next().unwrap()));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let warnings = vec!["w".repeat(1000); 1000];
+        send(a.as_fd(), &Msg::Ready { warnings }).unwrap();
+        match recv(b.as_fd()).unwrap() {
+            Some(Msg::Ready { warnings }) => assert_eq!(warnings.len(), 32),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -16,7 +16,7 @@ pub fn parse_interval(s: &str) -> std::result::Result<Duration, String> {
     let d = match unit {
         "ms" => Duration::from_millis(n),
         "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
+        "m" => Duration::from_secs(n.checked_mul(60).ok_or_else(bad)?),
         _ => return Err(bad()),
     };
     if d.is_zero() {
@@ -97,5 +97,17 @@ mod tests {
         for bad in ["", "0", "s", "5h", "-1", "1.5s"] {
             assert!(parse_interval(bad).is_err(), "{bad:?}");
         }
+    }
+
+    /// Found by tests/robustness.rs: minutes times 60 overflowed u64 (a panic in
+    /// debug builds).
+    #[test]
+    fn huge_minutes_are_refused() {
+        assert!(parse_interval("18446744073709551615m").is_err());
+        assert!(parse_interval("307445734561825861m").is_err());
+        assert_eq!(
+            parse_interval("307445734561825860m"),
+            Ok(Duration::from_secs(307_445_734_561_825_860 * 60))
+        );
     }
 }

@@ -17,35 +17,29 @@ pub fn parse_signal(s: &str) -> std::result::Result<i32, String> {
     }
     let up = s.to_ascii_uppercase();
     let name = up.strip_prefix("SIG").unwrap_or(&up);
+    // RTMIN+n and RTMAX-n: n is plain digits (no sign of its own, which would turn
+    // "RTMIN+-5" into a signal below SIGRTMIN), and the sum is checked, not wrapped.
+    let offset = |rest: &str, sign: char| -> std::result::Result<i32, String> {
+        if rest.is_empty() {
+            return Ok(0);
+        }
+        rest.strip_prefix(sign)
+            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|n| n.parse::<i32>().ok())
+            .ok_or_else(bad)
+    };
+    let rt = libc::SIGRTMIN()..=libc::SIGRTMAX();
     if let Some(rest) = name.strip_prefix("RTMIN") {
-        let off: i32 = if rest.is_empty() {
-            0
-        } else {
-            rest.strip_prefix('+')
-                .and_then(|n| n.parse().ok())
-                .ok_or_else(bad)?
-        };
-        let n = libc::SIGRTMIN() + off;
-        return if n <= libc::SIGRTMAX() {
-            Ok(n)
-        } else {
-            Err(bad())
-        };
+        return libc::SIGRTMIN()
+            .checked_add(offset(rest, '+')?)
+            .filter(|n| rt.contains(n))
+            .ok_or_else(bad);
     }
     if let Some(rest) = name.strip_prefix("RTMAX") {
-        let off: i32 = if rest.is_empty() {
-            0
-        } else {
-            rest.strip_prefix('-')
-                .and_then(|n| n.parse().ok())
-                .ok_or_else(bad)?
-        };
-        let n = libc::SIGRTMAX() - off;
-        return if n >= libc::SIGRTMIN() {
-            Ok(n)
-        } else {
-            Err(bad())
-        };
+        return libc::SIGRTMAX()
+            .checked_sub(offset(rest, '-')?)
+            .filter(|n| rt.contains(n))
+            .ok_or_else(bad);
     }
     format!("SIG{name}")
         .parse::<nix::sys::signal::Signal>()
@@ -104,5 +98,27 @@ mod tests {
         for bad in ["", "0", "65", "-1", "FOO", "SIG", "RTMIN+99", "RTMINx"] {
             assert!(parse_signal(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    /// Found by tests/robustness.rs: the offset overflowed i32 (a panic in debug
+    /// builds), and a signed offset reached signals outside SIGRTMIN..=SIGRTMAX.
+    #[test]
+    fn realtime_offsets_are_checked() {
+        for bad in [
+            "RTMIN+2147483647",
+            "RTMAX-2147483647",
+            "RTMAX--2147483648",
+            "RTMIN+-5",
+            "RTMAX--5",
+            "RTMIN++1",
+            "RTMAX-+1",
+            "RTMIN+",
+            "SIGRTMIN+99999999999",
+        ] {
+            assert!(parse_signal(bad).is_err(), "{bad:?} accepted");
+        }
+        let span = libc::SIGRTMAX() - libc::SIGRTMIN();
+        assert_eq!(parse_signal(&format!("RTMIN+{span}")), Ok(libc::SIGRTMAX()));
+        assert_eq!(parse_signal(&format!("RTMAX-{span}")), Ok(libc::SIGRTMIN()));
     }
 }
