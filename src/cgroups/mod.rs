@@ -161,6 +161,25 @@ pub fn container_path(cgroups_path: Option<&Path>, id: &str) -> Result<String, C
     Ok(out)
 }
 
+/// `exec --cgroup SUB`: the sub-cgroup's path below the container's ("/a/b"), or None
+/// when SUB names the container's own cgroup ("", "/", "."); ".." is refused.
+pub fn sub_cgroup_path(sub: &str) -> Result<Option<String>, CgroupError> {
+    let mut out = String::new();
+    for c in Path::new(sub).components() {
+        match c {
+            Component::Normal(n) => {
+                out.push('/');
+                out.push_str(&n.to_string_lossy());
+            }
+            Component::RootDir | Component::CurDir => {}
+            Component::ParentDir | Component::Prefix(_) => {
+                return Err(CgroupError::Traversal(sub.to_string()))
+            }
+        }
+    }
+    Ok((!out.is_empty()).then_some(out))
+}
+
 /// A container's cgroup: the same path in every hierarchy.
 #[derive(Debug, Clone)]
 pub struct Cgroup {
@@ -355,6 +374,17 @@ mod tests {
 40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd
 41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
 ";
+
+    /// `exec --cgroup /` (or "" or ".") used to land in a sub-cgroup named "berth".
+    #[test]
+    fn exec_sub_cgroup_of_nothing_is_the_containers_own() {
+        for own in ["", "/", ".", "./", "//"] {
+            assert_eq!(sub_cgroup_path(own).unwrap(), None, "{own:?}");
+        }
+        assert_eq!(sub_cgroup_path("a/b").unwrap().as_deref(), Some("/a/b"));
+        assert_eq!(sub_cgroup_path("/a/./b/").unwrap().as_deref(), Some("/a/b"));
+        assert!(sub_cgroup_path("a/../..").is_err());
+    }
 
     /// Found by tests/robustness.rs: "\\777" overflowed u8 (a panic in debug builds).
     #[test]

@@ -100,10 +100,13 @@ pub fn exec(opts: ExecOpts<'_>) -> Result<i32, InitError> {
         )))?),
     };
     let seccomp = Seccomp { filter, agent };
-    let cg_dirs = match &opts.sub_cgroup {
+    let sub = match &opts.sub_cgroup {
+        None => None,
+        Some(s) => crate::cgroups::sub_cgroup_path(s)?,
+    };
+    let cg_dirs = match sub {
         None => opts.cgroup.clone(),
-        Some(sub) => {
-            let rel = crate::cgroups::container_path(Some(std::path::Path::new(sub)), "")?;
+        Some(rel) => {
             let layout = crate::cgroups::Layout::detect()?;
             Cgroup::new(&layout, &format!("{}{}", opts.cgroup.path, rel))
         }

@@ -11,6 +11,31 @@ use std::path::Path;
 const MAX_MAJOR: i64 = (1 << 12) - 1;
 const MAX_MINOR: i64 = (1 << 20) - 1;
 
+/// linux.resources.devices[].access: letters of "rwm" only (the v1 devices files would
+/// refuse others with EINVAL after the cgroup exists; the v2 program would ignore
+/// them).
+pub(super) fn device_cgroup_access(spec: &Spec) -> Result<(), SpecError> {
+    let Some(list) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.devices().as_ref())
+    else {
+        return Ok(());
+    };
+    for (i, d) in list.iter().enumerate() {
+        if let Some(a) = d.access() {
+            if let Some(c) = a.chars().find(|c| !matches!(c, 'r' | 'w' | 'm')) {
+                return Err(SpecError::invalid(
+                    format!("linux.resources.devices[{i}].access"),
+                    format!("{a:?}: {c:?} is not one of r (read), w (write), m (mknod)"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn devices(spec: &Spec) -> Result<(), SpecError> {
     let Some(list) = spec.linux().as_ref().and_then(|l| l.devices().as_ref()) else {
         return Ok(());
@@ -184,6 +209,21 @@ mod tests {
 
     fn device(d: Value) -> Value {
         with(base(), "/linux/devices", json!([d]))
+    }
+
+    #[test]
+    fn device_cgroup_access_letters() {
+        let rule = |a: &str| {
+            with(
+                base(),
+                "/linux/resources",
+                json!({"devices": [{"allow": true, "type": "c", "access": a}]}),
+            )
+        };
+        assert!(check(&rule("rwm")).is_ok());
+        assert!(check(&rule("")).is_ok());
+        let e = check(&rule("rwx")).unwrap_err().to_string();
+        assert!(e.contains("linux.resources.devices[0].access"), "{e}");
     }
 
     #[test]

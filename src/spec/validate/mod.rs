@@ -33,8 +33,8 @@ pub use sysctl::{
 use super::SpecError;
 use hooks::hooks;
 use linux::{
-    cgroups_path, devices, intel_rdt, masked_and_readonly_paths, personality, rootfs_propagation,
-    seccomp_errno_ret,
+    cgroups_path, device_cgroup_access, devices, intel_rdt, masked_and_readonly_paths, personality,
+    rootfs_propagation, seccomp_errno_ret,
 };
 use mount_entries::mount_entries;
 use namespaces::{
@@ -72,6 +72,7 @@ const CHECKS: &[Check] = &[
     mount_namespace_needed,
     sysctl,
     devices,
+    device_cgroup_access,
     mount_entries,
     hooks,
     cgroups_path,
