@@ -294,6 +294,11 @@ def main():
     ap.add_argument("--smoke", action="store_true",
                     help="3 iterations, a burst of 10: checks that the benchmark works")
     ap.add_argument("--only", help="comma-separated runtimes to run (berth,crun,runc)")
+    ap.add_argument("--skip-parallel", action="store_true",
+                    help="only the cycle, run and exec timings (and memory)")
+    ap.add_argument("--extra", action="append", default=[], metavar="NAME=PATH",
+                    help="another runtime binary in the same session (e.g. an older "
+                         "berth, to measure a change before and after)")
     ap.add_argument("--json", help="also write the raw figures here")
     a = ap.parse_args()
     if a.smoke:
@@ -315,10 +320,12 @@ def bench(a, workdir):
     bundle = build_bundle(workdir, ["/bin/true"], "bundle")
     sleeper = build_bundle(workdir, ["/bin/sleep", "100000"], "sleeper")
 
+    extra = [tuple(e.split("=", 1)) for e in a.extra]
     want = a.only.split(",") if a.only else ["berth", "crun", "runc"]
+    want += [n for n, _ in extra]
     rts = []
     for name, path in [("berth", os.path.abspath(a.berth)), ("crun", a.crun),
-                       ("runc", a.runc)]:
+                       ("runc", a.runc)] + extra:
         if name not in want:
             continue
         if not (os.path.isfile(path) and os.access(path, os.X_OK)):
@@ -359,14 +366,17 @@ def bench(a, workdir):
             for rt in rts:
                 res[rt.name]["create_rss"].append(rt.cycle(memory=True))
         sizes = sorted({max(1, a.parallel // 4), max(1, a.parallel // 2), a.parallel})
+        if a.skip_parallel:
+            sizes = []
         for rt in rts:
             res[rt.name]["parallel"] = {}
             for n in sizes:
                 tc, td, _, held = parallel(rt, n)
                 res[rt.name]["parallel"][n] = {"create": tc, "delete": td,
                                                "held_pss_kib": held}
-            _, _, rss, _ = parallel(rt, a.parallel, memory=True)
-            res[rt.name]["parallel"][a.parallel]["create_rss_sum_kib"] = rss
+            if sizes:
+                _, _, rss, _ = parallel(rt, a.parallel, memory=True)
+                res[rt.name]["parallel"][a.parallel]["create_rss_sum_kib"] = rss
     except Failure as e:
         print(f"benchmark failed: {e}", file=sys.stderr)
         return 1
@@ -407,6 +417,8 @@ def report(a, rts, res):
                     f"{ratio(med['berth'][key + '_cpu'], med[r][key + '_cpu'])}")
         print(row + " |")
     n = a.parallel
+    if not res[names[0]]["parallel"]:
+        n = None
     for size in sorted(res[names[0]]["parallel"]):
         row = f"| {size} parallel creates + deletes (s) | " + " | ".join(
             f"{res[x]['parallel'][size]['create']:.2f} + "
@@ -417,6 +429,8 @@ def report(a, rts, res):
         print(row + " |")
     for key, label in [("create_rss_sum_kib", f"{n} parallel creates: sum of peak RSS (MiB)"),
                        ("held_pss_kib", f"{n} created containers hold, Pss (MiB)")]:
+        if n is None:
+            break
         row = f"| {label} | " + " | ".join(
             f"{res[x]['parallel'][n][key] / 1024:.1f}" for x in names)
         for r in refs:
