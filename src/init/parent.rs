@@ -228,10 +228,19 @@ pub fn create(store: &Store, opts: CreateOpts) -> Result<Created, InitError> {
     };
     drop(child_end);
     guard.track_child(intermediate);
-    cgroup.add(intermediate)?;
     let sock = parent_end.as_fd();
     let intermediate_fd = sys::pidfd_open(intermediate).ok();
-    sync::send(sock, &Msg::Go).map_err(InitError::io("sync"))?;
+    // The intermediate makes its namespaces meanwhile (intermediate.rs): when that
+    // failed, it has exited with the reason on the socket, which says more than a
+    // refused cgroup.procs write or a broken pipe.
+    if let Err(e) = cgroup
+        .add(intermediate)
+        .map_err(InitError::from)
+        .and_then(|_| sync::send(sock, &Msg::Go).map_err(InitError::io("sync")))
+    {
+        return Err(sync::reported_error(sock)
+            .map_or(e, |(stage, message)| InitError::Child { stage, message }));
+    }
 
     let mut init_pid = 0;
     let mut init_start = 0;

@@ -4,8 +4,8 @@
 //!
 //! | step | from         | message             | answer (from parent) | when                          |
 //! |------|--------------|---------------------|----------------------|-------------------------------|
-//! | 1    | parent       | Go                  |                      | intermediate is in its cgroup |
-//! | 2    | intermediate | UserNsReady         | MapsWritten          | only with a new user ns       |
+//! | 1    | parent       | Go                  |                      | intermediate is in its cgroup (without a new user ns, read after the other namespaces are made) |
+//! | 2    | intermediate | UserNsReady         | MapsWritten          | only with a new user ns, after Go |
 //! | 3    | intermediate | InitPid{pid}        | Go (read by init)    | init cloned; intermediate exits |
 //! | 4    | init         | RunCreateRuntimeHooks | HooksDone          | rootfs mounted, before pivot  |
 //! | 5    | init         | Ready{warnings}     |                      | set up, about to wait on fifo |
@@ -99,6 +99,20 @@ pub fn recv_watching(fd: BorrowedFd<'_>, watch: Option<BorrowedFd<'_>>) -> io::R
     }
 }
 
+/// The Error a child has sent (or sends within 100 ms), if any: for a parent whose
+/// own step failed while the child may have failed first and said why.
+pub fn reported_error(fd: BorrowedFd<'_>) -> Option<(String, String)> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+    match poll(&mut fds, PollTimeout::from(100u8)) {
+        Ok(n) if n > 0 => match recv(fd) {
+            Ok(Some(Msg::Error { stage, message })) => Some((stage, message)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// Receive and require `want`, turning a child's Error into Err.
 pub fn expect(fd: BorrowedFd<'_>, want: &Msg) -> io::Result<()> {
     match recv(fd)? {
@@ -127,5 +141,24 @@ mod tests {
         assert!(expect(b.as_fd(), &Msg::Go).is_err());
         drop(a);
         assert_eq!(recv(b.as_fd()).unwrap(), None);
+    }
+
+    #[test]
+    fn reported_error_reads_a_childs_last_word() {
+        let (a, b) = pair().unwrap();
+        assert_eq!(reported_error(b.as_fd()), None);
+        send(
+            a.as_fd(),
+            &Msg::Error {
+                stage: "unshare".into(),
+                message: "EPERM".into(),
+            },
+        )
+        .unwrap();
+        drop(a);
+        assert_eq!(
+            reported_error(b.as_fd()),
+            Some(("unshare".into(), "EPERM".into()))
+        );
     }
 }
