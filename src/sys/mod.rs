@@ -277,6 +277,16 @@ pub fn pivot_root(new_root: &Path, put_old: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Give the heap's free pages back to the kernel (glibc malloc_trim): a created
+/// container's init holds its memory until `start`, perhaps for a long time.
+pub fn release_free_heap() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Exit immediately without running Rust destructors or atexit handlers: what a
 /// forked stage must do so that it never flushes or frees state owned by its parent.
 pub fn exit_now(code: i32) -> ! {
