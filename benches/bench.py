@@ -370,13 +370,17 @@ def bench(a, workdir):
             sizes = []
         for rt in rts:
             res[rt.name]["parallel"] = {}
-            for n in sizes:
+        # Each size for every runtime in turn (shuffled), like the rounds above.
+        for n in sizes:
+            order = rts[:]
+            rng.shuffle(order)
+            for rt in order:
                 tc, td, _, held = parallel(rt, n)
                 res[rt.name]["parallel"][n] = {"create": tc, "delete": td,
                                                "held_pss_kib": held}
-            if sizes:
-                _, _, rss, _ = parallel(rt, a.parallel, memory=True)
-                res[rt.name]["parallel"][a.parallel]["create_rss_sum_kib"] = rss
+        for rt in rts if sizes else []:
+            _, _, rss, _ = parallel(rt, a.parallel, memory=True)
+            res[rt.name]["parallel"][a.parallel]["create_rss_sum_kib"] = rss
     except Failure as e:
         print(f"benchmark failed: {e}", file=sys.stderr)
         return 1
