@@ -219,7 +219,8 @@ pub fn create(store: &Store, opts: CreateOpts) -> Result<Created, InitError> {
     };
 
     let (parent_end, child_end) = sync::pair().map_err(InitError::io("socketpair"))?;
-    let intermediate = match sys::fork_with(0).map_err(InitError::io("fork"))? {
+    let (forked, born_in_cgroup) = fork_intermediate(&cgroup, &layout)?;
+    let intermediate = match forked {
         sys::Forked::Child => {
             drop(parent_end);
             super::intermediate::run(&ctx, child_end)
@@ -230,11 +231,15 @@ pub fn create(store: &Store, opts: CreateOpts) -> Result<Created, InitError> {
     guard.track_child(intermediate);
     let sock = parent_end.as_fd();
     let intermediate_fd = sys::pidfd_open(intermediate).ok();
+    let placed = if born_in_cgroup {
+        Ok(())
+    } else {
+        cgroup.add(intermediate)
+    };
     // The intermediate makes its namespaces meanwhile (intermediate.rs): when that
     // failed, it has exited with the reason on the socket, which says more than a
     // refused cgroup.procs write or a broken pipe.
-    if let Err(e) = cgroup
-        .add(intermediate)
+    if let Err(e) = placed
         .map_err(InitError::from)
         .and_then(|_| sync::send(sock, &Msg::Go).map_err(InitError::io("sync")))
     {
@@ -359,6 +364,30 @@ pub fn create(store: &Store, opts: CreateOpts) -> Result<Created, InitError> {
     guard.cgroup = None;
     guard.children.clear();
     Ok(Created { entry, record })
+}
+
+/// Fork the intermediate; true when it was born in its cgroup. On pure cgroup v2,
+/// clone3 with CLONE_INTO_CGROUP saves the write to cgroup.procs and the RCU grace
+/// period that write waits for; elsewhere, or where clone3 is refused, a plain fork
+/// and the caller writes cgroup.procs.
+fn fork_intermediate(cgroup: &Cgroup, layout: &Layout) -> Result<(sys::Forked, bool), InitError> {
+    let dir = cgroup.v2_dir().filter(|_| layout.is_v2()).and_then(|d| {
+        nix::fcntl::open(
+            d,
+            nix::fcntl::OFlag::O_RDONLY
+                | nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .ok()
+    });
+    if let Some(fd) = dir {
+        if let Ok(forked) = sys::fork_into_cgroup(fd.as_fd()) {
+            return Ok((forked, true));
+        }
+    }
+    let forked = sys::fork_with(0).map_err(InitError::io("fork"))?;
+    Ok((forked, false))
 }
 
 /// Why the init died without a word: its wait status, and an OOM kill in its cgroup
