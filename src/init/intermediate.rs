@@ -74,6 +74,7 @@ fn stage(ctx: &Ctx<'_>, sock: &OwnedFd) -> StageResult<()> {
         keep.push(c.as_raw_fd());
     }
     sys::close_all_except(&keep).stage("fds")?;
+    sync::expect(sock.as_fd(), &Msg::Go).stage("sync")?;
 
     let namespaces: Vec<LinuxNamespace> = ctx
         .bundle
@@ -110,17 +111,6 @@ fn stage(ctx: &Ctx<'_>, sock: &OwnedFd) -> StageResult<()> {
         .filter(|n| n.path().is_none())
         .map(|n| n.typ())
         .collect();
-    // Go says we are in the container's cgroup. Only the cgroup namespace (rooted at
-    // the cgroup we are in when it is made) and the init (which must be born in the
-    // cgroup) depend on that; the other namespaces are made while the parent's write
-    // to cgroup.procs is in flight: on cgroup v1 that write waits for an RCU grace
-    // period, and creating a network namespace takes milliseconds of its own.
-    // With a new user namespace the parent answers UserNsReady first, so Go is
-    // awaited before anything as the sync table says.
-    let early = !new.contains(&LinuxNamespaceType::User);
-    if !early {
-        sync::expect(sock.as_fd(), &Msg::Go).stage("sync")?;
-    }
 
     if new.contains(&LinuxNamespaceType::User) {
         nix::sched::unshare(CloneFlags::CLONE_NEWUSER)
@@ -148,24 +138,14 @@ fn stage(ctx: &Ctx<'_>, sock: &OwnedFd) -> StageResult<()> {
             flags |= clone_flag(*t);
         }
     }
-    let unshare = |flags: CloneFlags| {
-        if flags.is_empty() {
-            return Ok(());
-        }
+    if !flags.is_empty() {
         nix::sched::unshare(flags).stage_with("unshare", || {
             let names: Vec<String> = new
                 .iter()
                 .map(|t| crate::spec::validate::namespace_name(*t).to_string())
                 .collect();
             format!("linux.namespaces ({})", names.join(","))
-        })
-    };
-    if early {
-        unshare(flags - CloneFlags::CLONE_NEWCGROUP)?;
-        sync::expect(sock.as_fd(), &Msg::Go).stage("sync")?;
-        unshare(flags & CloneFlags::CLONE_NEWCGROUP)?;
-    } else {
-        unshare(flags)?;
+        })?;
     }
     if new.contains(&LinuxNamespaceType::Time) {
         write_time_offsets(ctx)?;

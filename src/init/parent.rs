@@ -236,9 +236,11 @@ pub fn create(store: &Store, opts: CreateOpts) -> Result<Created, InitError> {
     } else {
         cgroup.add(intermediate)
     };
-    // The intermediate makes its namespaces meanwhile (intermediate.rs): when that
-    // failed, it has exited with the reason on the socket, which says more than a
-    // refused cgroup.procs write or a broken pipe.
+    // An intermediate that failed before Go has exited with the reason on the
+    // socket, which says more than a refused cgroup.procs write or a broken pipe.
+    // (It makes its namespaces only after Go: their kernel memory is charged to the
+    // container's memory cgroup, and tests/cgroups.rs
+    // tiny_memory_limit_fails_clearly_and_leaves_nothing relies on it.)
     if let Err(e) = placed
         .map_err(InitError::from)
         .and_then(|_| sync::send(sock, &Msg::Go).map_err(InitError::io("sync")))

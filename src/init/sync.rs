@@ -4,8 +4,8 @@
 //!
 //! | step | from         | message             | answer (from parent) | when                          |
 //! |------|--------------|---------------------|----------------------|-------------------------------|
-//! | 1    | parent       | Go                  |                      | intermediate is in its cgroup (without a new user ns, read after the other namespaces are made) |
-//! | 2    | intermediate | UserNsReady         | MapsWritten          | only with a new user ns, after Go |
+//! | 1    | parent       | Go                  |                      | intermediate is in its cgroup |
+//! | 2    | intermediate | UserNsReady         | MapsWritten          | only with a new user ns       |
 //! | 3    | intermediate | InitPid{pid}        | Go (read by init)    | init cloned; intermediate exits |
 //! | 4    | init         | RunCreateRuntimeHooks | HooksDone          | rootfs mounted, before pivot  |
 //! | 5    | init         | Ready{warnings}     |                      | set up, about to wait on fifo |
