@@ -38,6 +38,9 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CgroupError + '_ {
     }
 }
 
+#[cfg(test)]
+static MOUNTINFO_READS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// A mounted cgroup hierarchy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hierarchy {
@@ -54,10 +57,20 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// Read once per process: `run` and `delete` asked for it up to three times, and
+    /// on a host with many mounts (every container's, under an engine) mountinfo is
+    /// long. The host's cgroup mounts do not change while one berth command runs.
     pub fn detect() -> Result<Layout, CgroupError> {
+        static DETECTED: std::sync::Mutex<Option<Layout>> = std::sync::Mutex::new(None);
+        let mut cached = DETECTED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(l) = cached.as_ref() {
+            return Ok(l.clone());
+        }
         let p = Path::new("/proc/self/mountinfo");
         let text = fs::read_to_string(p).map_err(io_err(p))?;
-        Ok(Self::parse_mountinfo(&text))
+        #[cfg(test)]
+        MOUNTINFO_READS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(cached.insert(Self::parse_mountinfo(&text)).clone())
     }
 
     /// Pure: the cgroup mounts named in a mountinfo text.
@@ -432,6 +445,15 @@ mod tests {
     fn mountinfo_escapes() {
         assert_eq!(unescape_mountinfo("/a\\040b"), "/a b");
         assert_eq!(unescape_mountinfo("/plain"), "/plain");
+    }
+
+    #[test]
+    fn layout_is_read_once_per_process() {
+        let first = Layout::detect().unwrap();
+        let again = Layout::detect().unwrap();
+        assert_eq!(first.hierarchies, again.hierarchies);
+        // Other tests in this process may have detected it first: still one read.
+        assert_eq!(MOUNTINFO_READS.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[test]

@@ -167,6 +167,8 @@ fn steps(ctx: &Ctx<'_>, sock: &OwnedFd) -> StageResult<Infallible> {
         },
     )
     .stage("sync")?;
+    // What setup allocated and freed need not stay resident while we wait.
+    sys::release_free_heap();
 
     // Blocks until `start` opens the fifo for reading. The fd stays open (CLOEXEC)
     // until execve, so `start` sees EOF exactly when the program replaced us.

@@ -260,7 +260,8 @@ pub fn create(store: &Store, mut opts: CreateOpts) -> Result<Created, InitError>
     };
 
     let (parent_end, child_end) = sync::pair().map_err(InitError::io("socketpair"))?;
-    let intermediate = match sys::fork_with(0).map_err(InitError::io("fork"))? {
+    let (forked, born_in_cgroup) = fork_intermediate(&cgroup, &layout)?;
+    let intermediate = match forked {
         sys::Forked::Child => {
             drop(parent_end);
             super::intermediate::run(&ctx, child_end)
@@ -269,10 +270,25 @@ pub fn create(store: &Store, mut opts: CreateOpts) -> Result<Created, InitError>
     };
     drop(child_end);
     guard.track_child(intermediate);
-    cgroup.add(intermediate)?;
     let sock = parent_end.as_fd();
     let intermediate_fd = sys::pidfd_open(intermediate).ok();
-    sync::send(sock, &Msg::Go).map_err(InitError::io("sync"))?;
+    let placed = if born_in_cgroup {
+        Ok(())
+    } else {
+        cgroup.add(intermediate)
+    };
+    // An intermediate that failed before Go has exited with the reason on the
+    // socket, which says more than a refused cgroup.procs write or a broken pipe.
+    // (It makes its namespaces only after Go: their kernel memory is charged to the
+    // container's memory cgroup, and tests/cgroups.rs
+    // tiny_memory_limit_fails_clearly_and_leaves_nothing relies on it.)
+    if let Err(e) = placed
+        .map_err(InitError::from)
+        .and_then(|_| sync::send(sock, &Msg::Go).map_err(InitError::io("sync")))
+    {
+        return Err(sync::reported_error(sock)
+            .map_or(e, |(stage, message)| InitError::Child { stage, message }));
+    }
 
     let mut init_pid = 0;
     let mut init_start = 0;
@@ -400,6 +416,30 @@ pub fn create(store: &Store, mut opts: CreateOpts) -> Result<Created, InitError>
     guard.children.clear();
     guard.network = None;
     Ok(Created { entry, record })
+}
+
+/// Fork the intermediate; true when it was born in its cgroup. On pure cgroup v2,
+/// clone3 with CLONE_INTO_CGROUP saves the write to cgroup.procs and the RCU grace
+/// period that write waits for; elsewhere, or where clone3 is refused, a plain fork
+/// and the caller writes cgroup.procs.
+fn fork_intermediate(cgroup: &Cgroup, layout: &Layout) -> Result<(sys::Forked, bool), InitError> {
+    let dir = cgroup.v2_dir().filter(|_| layout.is_v2()).and_then(|d| {
+        nix::fcntl::open(
+            d,
+            nix::fcntl::OFlag::O_RDONLY
+                | nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .ok()
+    });
+    if let Some(fd) = dir {
+        if let Ok(forked) = sys::fork_into_cgroup(fd.as_fd()) {
+            return Ok((forked, true));
+        }
+    }
+    let forked = sys::fork_with(0).map_err(InitError::io("fork"))?;
+    Ok((forked, false))
 }
 
 /// Why the init died without a word: its wait status, and an OOM kill in its cgroup

@@ -129,6 +129,20 @@ pub fn recv_watching(fd: BorrowedFd<'_>, watch: Option<BorrowedFd<'_>>) -> io::R
     }
 }
 
+/// The Error a child has sent (or sends within 100 ms), if any: for a parent whose
+/// own step failed while the child may have failed first and said why.
+pub fn reported_error(fd: BorrowedFd<'_>) -> Option<(String, String)> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+    match poll(&mut fds, PollTimeout::from(100u8)) {
+        Ok(n) if n > 0 => match recv(fd) {
+            Ok(Some(Msg::Error { stage, message })) => Some((stage, message)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// Receive and require `want`, turning a child's Error into Err.
 pub fn expect(fd: BorrowedFd<'_>, want: &Msg) -> io::Result<()> {
     match recv(fd)? {
@@ -190,5 +204,24 @@ mod tests {
             Some(Msg::Ready { warnings }) => assert_eq!(warnings.len(), 32),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn reported_error_reads_a_childs_last_word() {
+        let (a, b) = pair().unwrap();
+        assert_eq!(reported_error(b.as_fd()), None);
+        send(
+            a.as_fd(),
+            &Msg::Error {
+                stage: "unshare".into(),
+                message: "EPERM".into(),
+            },
+        )
+        .unwrap();
+        drop(a);
+        assert_eq!(
+            reported_error(b.as_fd()),
+            Some(("unshare".into(), "EPERM".into()))
+        );
     }
 }
