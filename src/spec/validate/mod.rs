@@ -43,8 +43,9 @@ use namespaces::{
 use network::{net_devices, network_annotations};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use process::{
-    process_args, process_cwd, process_env, process_exec_cpu_affinity, process_io_priority,
-    process_oom_score_adj, process_required, process_rlimits, process_scheduler, process_user,
+    process_args, process_console_size, process_cwd, process_env, process_exec_cpu_affinity,
+    process_io_priority, process_oom_score_adj, process_required, process_rlimits,
+    process_scheduler, process_user,
 };
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -62,6 +63,7 @@ const CHECKS: &[Check] = &[
     process_user,
     process_rlimits,
     process_oom_score_adj,
+    process_console_size,
     process_io_priority,
     process_scheduler,
     process_exec_cpu_affinity,

@@ -111,6 +111,22 @@ pub(super) fn process_oom_score_adj(spec: &Spec) -> Result<(), SpecError> {
     Ok(())
 }
 
+/// process.consoleSize: the kernel's winsize holds 16-bit rows and columns; a larger
+/// value would be cut silently.
+pub(super) fn process_console_size(spec: &Spec) -> Result<(), SpecError> {
+    if let Some(size) = spec.process().as_ref().and_then(|p| p.console_size()) {
+        for (field, v) in [("height", size.height()), ("width", size.width())] {
+            if v > u64::from(u16::MAX) {
+                return Err(SpecError::invalid(
+                    format!("process.consoleSize.{field}"),
+                    format!("{v} is more than a terminal holds ({})", u16::MAX),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn process_io_priority(spec: &Spec) -> Result<(), SpecError> {
     if let Some(io) = spec
         .process()
@@ -364,6 +380,26 @@ mod tests {
         for good in [-1000, 0, 1000] {
             assert!(check(&with(base(), "/process/oomScoreAdj", json!(good))).is_ok());
         }
+    }
+
+    #[test]
+    fn console_size_fits_a_winsize() {
+        let size = |h: u64, w: u64| {
+            with(
+                base(),
+                "/process/consoleSize",
+                json!({"height": h, "width": w}),
+            )
+        };
+        assert!(check(&size(65535, 80)).is_ok());
+        assert_eq!(
+            failing_field(&size(65536, 80)),
+            "process.consoleSize.height"
+        );
+        assert_eq!(
+            failing_field(&size(24, 1 << 40)),
+            "process.consoleSize.width"
+        );
     }
 
     #[test]
