@@ -55,6 +55,10 @@ use oci_spec::runtime::{
 };
 use std::path::PathBuf;
 
+/// Most rules with argument conditions a profile may have, counting each name of an
+/// entry (podman's default profile has about 20).
+pub const MAX_CONDITIONAL_RULES: usize = 4096;
+
 pub const FLAG_TSYNC: u32 = 1;
 pub const FLAG_LOG: u32 = 2;
 pub const FLAG_SPEC_ALLOW: u32 = 4;
@@ -237,6 +241,10 @@ impl Compiled {
         let mut notify = false;
         // runc's -ENOSYS stub: highest number named, per listed ABI.
         let mut max = [0u32; 3];
+        // Rules with argument conditions, counted per name: adding one costs time in
+        // the size of the tree so far (libseccomp's pruning), so the count bounds
+        // how long create may spend here.
+        let mut conditional = 0usize;
         for (i, sys) in sc.syscalls().iter().flatten().enumerate() {
             let field = format!("linux.seccomp.syscalls[{i}]");
             if sys.names().is_empty() {
@@ -267,6 +275,17 @@ impl Compiled {
                 }
                 if action == default_action {
                     continue;
+                }
+                conditional += conds.iter().filter(|c| !c.is_empty()).count();
+                if conditional > MAX_CONDITIONAL_RULES {
+                    return Err(err(
+                        format!("{field}.names[{j}]"),
+                        format!(
+                            "more than {MAX_CONDITIONAL_RULES} rules with argument conditions \
+                             (counting each name): berth refuses such profiles to bound the \
+                             time create takes (no useful profile comes near)"
+                        ),
+                    ));
                 }
                 let mut resolved = false;
                 for rule_args in &conds {
