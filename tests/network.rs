@@ -21,20 +21,7 @@ use std::time::Duration;
 /// tests/data/udpecho.c, built static once.
 fn udpecho() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/udpecho.c");
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("udpecho");
-        let tmp = out.with_extension(std::process::id().to_string());
-        let st = Command::new("gcc")
-            .args(["-static", "-O1", "-o"])
-            .arg(&tmp)
-            .arg(&src)
-            .status()
-            .expect("gcc builds tests/data/udpecho.c");
-        assert!(st.success(), "building udpecho");
-        fs::rename(&tmp, &out).unwrap();
-        out
-    })
+    BIN.get_or_init(|| common::build_static_c("udpecho"))
 }
 
 /// Removes the test's bridge (and anything given) when dropped, even on failure.

@@ -24,18 +24,7 @@ fn sysprobe() -> &'static Path {
         if let Some(p) = std::env::var_os("BERTH_SYSPROBE") {
             return PathBuf::from(p);
         }
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sysprobe.c");
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sysprobe");
-        let tmp = out.with_extension(std::process::id().to_string());
-        let st = Command::new("gcc")
-            .args(["-static", "-O1", "-o"])
-            .arg(&tmp)
-            .arg(&src)
-            .status()
-            .expect("gcc (build-essential) builds tests/data/sysprobe.c");
-        assert!(st.success(), "building sysprobe");
-        std::fs::rename(&tmp, &out).unwrap();
-        out
+        common::build_static_c("sysprobe")
     })
 }
 

@@ -152,9 +152,15 @@ pub const DEFAULT_PARENT: &str = "berth";
 /// when given (absolute, or relative to the hierarchy root like runc's cgroupfs
 /// driver), else `/berth/<id>`. `..` is refused (SECURITY.md attack 18).
 pub fn container_path(cgroups_path: Option<&Path>, id: &str) -> Result<String, CgroupError> {
-    let Some(p) = cgroups_path else {
-        return Ok(format!("/{DEFAULT_PARENT}/{id}"));
-    };
+    match cgroups_path.map(normalized).transpose()?.flatten() {
+        Some(p) => Ok(p),
+        None => Ok(format!("/{DEFAULT_PARENT}/{id}")),
+    }
+}
+
+/// `p` as "/a/b" (".", "/" and doubled slashes dropped), None when nothing is left;
+/// ".." is refused.
+fn normalized(p: &Path) -> Result<Option<String>, CgroupError> {
     let mut out = String::new();
     for c in p.components() {
         match c {
@@ -168,29 +174,13 @@ pub fn container_path(cgroups_path: Option<&Path>, id: &str) -> Result<String, C
             }
         }
     }
-    if out.is_empty() {
-        return Ok(format!("/{DEFAULT_PARENT}/{id}"));
-    }
-    Ok(out)
+    Ok((!out.is_empty()).then_some(out))
 }
 
 /// `exec --cgroup SUB`: the sub-cgroup's path below the container's ("/a/b"), or None
 /// when SUB names the container's own cgroup ("", "/", "."); ".." is refused.
 pub fn sub_cgroup_path(sub: &str) -> Result<Option<String>, CgroupError> {
-    let mut out = String::new();
-    for c in Path::new(sub).components() {
-        match c {
-            Component::Normal(n) => {
-                out.push('/');
-                out.push_str(&n.to_string_lossy());
-            }
-            Component::RootDir | Component::CurDir => {}
-            Component::ParentDir | Component::Prefix(_) => {
-                return Err(CgroupError::Traversal(sub.to_string()))
-            }
-        }
-    }
-    Ok((!out.is_empty()).then_some(out))
+    normalized(Path::new(sub))
 }
 
 /// A container's cgroup: the same path in every hierarchy.

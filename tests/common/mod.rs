@@ -487,3 +487,20 @@ impl Drop for Ctx {
         }
     }
 }
+
+/// tests/data/NAME.c built static with gcc into the target's temporary directory
+/// (a helper program to run inside containers); callers keep the path in a OnceLock.
+pub fn build_static_c(name: &str) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/{name}.c"));
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let tmp = out.with_extension(std::process::id().to_string());
+    let st = Command::new("gcc")
+        .args(["-static", "-O1", "-o"])
+        .arg(&tmp)
+        .arg(&src)
+        .status()
+        .unwrap_or_else(|e| panic!("gcc (build-essential) builds {}: {e}", src.display()));
+    assert!(st.success(), "building {}", src.display());
+    std::fs::rename(&tmp, &out).unwrap();
+    out
+}
