@@ -536,24 +536,17 @@ fn delete_after_berth_was_killed_mid_create_leaves_nothing() {
     berth_only!("runc leaves its cgroup behind here");
     let ctx = Ctx::new("lc-crash");
     let mut b = ctx.bundle(&["sleep", "60"]);
-    let flag = ctx.dir.join("hook-ran");
-    let release = ctx.dir.join("release");
-    b.config["hooks"] = json!({"createRuntime": [{
-        "path": "/bin/sh",
-        "args": ["sh", "-c", format!("touch {0}; while [ ! -e {1} ]; do sleep 0.05; done",
-            flag.display(), release.display())]
-    }]});
-    b.save();
+    let held = common::HeldCreate::install(&mut b, &ctx.dir);
     let id = ctx.id("c");
     let (mut berth, _, _) = ctx.spawn(&["create", "--bundle", &b.dir_str(), &id]);
-    assert!(wait_for_file(&flag), "hook never ran");
+    assert!(held.wait_ran(), "hook never ran");
     assert!(
         !common::cgroup_dirs_named(&id).is_empty(),
         "the cgroup exists while the hook runs"
     );
     berth.kill().unwrap();
     let _ = berth.wait();
-    fs::write(&release, "").unwrap();
+    held.release();
     ctx.cmd(&["delete", "--force", &id]).expect_ok();
     assert_all_gone(&ctx, &id, None, &[]);
 }

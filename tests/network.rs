@@ -470,26 +470,16 @@ fn kill9_of_berth_during_create_then_delete_leaves_nothing() {
         &[("org.berth.network.ports", "18445:80")],
     );
     // A createRuntime hook that says it runs, then blocks until the test releases it.
-    let flag = ctx.dir.join("hook-ran");
-    let release = ctx.dir.join("release");
-    b.config["hooks"] = json!({"createRuntime": [{
-        "path": "/bin/sh",
-        "args": ["sh", "-c", format!("touch {0}; while [ ! -e {1} ]; do sleep 0.05; done",
-            flag.display(), release.display())]
-    }]});
-    b.save();
+    let held = common::HeldCreate::install(&mut b, &ctx.dir);
     let id = ctx.id("c");
     let (mut berth, _, _) = ctx.spawn(&["create", "--bundle", &b.dir_str(), &id]);
-    assert!(
-        wait_until(Duration::from_secs(20), || flag.exists()),
-        "hook never ran"
-    );
+    assert!(held.wait_ran(), "hook never ran");
     // The hook runs with the network in place.
     assert_eq!(veths_of(&id).len(), 1);
     assert_eq!(nft_rules_of(&id).len(), 2);
     berth.kill().unwrap();
     let _ = berth.wait();
-    fs::write(&release, "").unwrap();
+    held.release();
 
     ctx.cmd(&["delete", "--force", &id]).expect_ok();
     assert_no_trace(&ctx.root, &br, &id);

@@ -504,3 +504,35 @@ pub fn build_static_c(name: &str) -> PathBuf {
     std::fs::rename(&tmp, &out).unwrap();
     out
 }
+
+/// A createRuntime hook that holds `create` until released: for tests that kill berth
+/// mid-create. `ran` appears once the hook runs.
+pub struct HeldCreate {
+    pub ran: PathBuf,
+    release: PathBuf,
+}
+
+impl HeldCreate {
+    /// Put the hook in `b` (saved) and return its handles, files under `dir`.
+    pub fn install(b: &mut Bundle, dir: &Path) -> HeldCreate {
+        let ran = dir.join("hook-ran");
+        let release = dir.join("release");
+        b.config["hooks"] = serde_json::json!({"createRuntime": [{
+            "path": "/bin/sh",
+            "args": ["sh", "-c", format!("touch {0}; while [ ! -e {1} ]; do sleep 0.05; done",
+                ran.display(), release.display())]
+        }]});
+        b.save();
+        HeldCreate { ran, release }
+    }
+
+    /// Whether the hook started within 20 s.
+    pub fn wait_ran(&self) -> bool {
+        wait_until(Duration::from_secs(20), || self.ran.exists())
+    }
+
+    /// Let the hook finish.
+    pub fn release(&self) {
+        fs::write(&self.release, "").unwrap();
+    }
+}
