@@ -550,7 +550,9 @@ NO_FREEZER=""; [ "$FRZ_V1" = 1 ] || [ -f "$(cgroup2_mount)/cgroup.freeze" ] || [
 # What a container sees of its own configuration, normalized so that only what the
 # runtime decides remains (container ids and names are replaced): identity, caps,
 # rlimits, fds, sysctls, cgroups, every mount with its flags and propagation, /dev, and
-# the limits the engine asked for. Compared between runc and berth as a whole.
+# the limits the engine asked for. Compared between runc and berth as a whole. pid 1's
+# fds are listed into a file: inside $(...) the shell (pid 1) may still hold the
+# pipe's write end when ls looks, a race that made the list differ by chance.
 # shellcheck disable=SC2016
 SNAP='
 echo "id: $(id)"
@@ -561,7 +563,8 @@ echo "env: $(env | grep -v -E "^(_|PWD|SHLVL)=" | sort | tr "\n" " ")"
 grep -E "^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs):" /proc/1/status | sed "s/^/pid 1 /"
 echo "oom_score_adj: $(cat /proc/self/oom_score_adj)"
 ulimit -a | sed "s/^/rlimit /"
-echo "fds of pid 1: $(ls /proc/1/fd | sort -n | tr "\n" " ")"
+ls /proc/1/fd > /dev/shm/fds-of-pid-1
+echo "fds of pid 1: $(sort -n /dev/shm/fds-of-pid-1 | tr "\n" " ")"
 for s in net/ipv4/ping_group_range net/ipv4/ip_unprivileged_port_start kernel/domainname; do echo "sysctl $s: $(cat /proc/sys/$s 2>&1)"; done
 sed -E "s/[0-9a-f]{64}/ID/g; s/e2e-[0-9]+-(runc|berth)/NAME/g; s/^/cgroup /" /proc/self/cgroup
 awk "{ p = \"\"; for (i = 7; \$i != \"-\"; i++) { if (\$i ~ /^shared:/) p = p \" shared\"; if (\$i ~ /^master:/) p = p \" slave\" }; s = \$(i+3); if (\$(i+1) == \"overlay\") s = \"-\"; print \"mount\", \$5, \$(i+1), \$6, s p }" /proc/self/mountinfo | sed -E "s/[0-9a-f]{64}/ID/g" | sort
