@@ -338,6 +338,21 @@ fn exec_tty_in_the_foreground_proxies_the_terminal() {
     assert_eq!(ctx.status(&id).as_deref(), Some("running"));
 }
 
+/// `exec -t` of a shell that says READY and then sleeps, under `term`.
+fn spawn_exec_sleep(term: &Term, ctx: &Ctx, id: &str) -> Child {
+    term.spawn(
+        ctx,
+        &[
+            "exec",
+            "-t",
+            id,
+            "sh",
+            "-c",
+            "echo READY; exec sleep 100000",
+        ],
+    )
+}
+
 #[test]
 fn exec_tty_signals_reach_the_process() {
     require_root!();
@@ -346,17 +361,7 @@ fn exec_tty_signals_reach_the_process() {
     // ^C is a character in raw mode: the container's terminal makes it SIGINT.
     let mut term = Term::new(24, 80);
     let before = term.mode();
-    let child = term.spawn(
-        &ctx,
-        &[
-            "exec",
-            "-t",
-            &id,
-            "sh",
-            "-c",
-            "echo READY; exec sleep 100000",
-        ],
-    );
+    let child = spawn_exec_sleep(&term, &ctx, &id);
     term.expect("READY\n");
     term.type_in("\x03");
     let st = common::wait_child(child, Duration::from_secs(30), "exec -t, ^C");
@@ -368,17 +373,7 @@ fn exec_tty_signals_reach_the_process() {
     // A signal sent to berth is forwarded to the process.
     let mut term = Term::new(24, 80);
     let before = term.mode();
-    let child = term.spawn(
-        &ctx,
-        &[
-            "exec",
-            "-t",
-            &id,
-            "sh",
-            "-c",
-            "echo READY; exec sleep 100000",
-        ],
-    );
+    let child = spawn_exec_sleep(&term, &ctx, &id);
     term.expect("READY\n");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),

@@ -539,6 +539,16 @@ else
         EXP_LIMITS+=$'\n'"memory.swap.max: 67108864"
 fi
 if [ "$CPU_V1" = 1 ]; then EXP_LIMITS+=$'\n'"cpu.shares: 512"; else EXP_LIMITS+=$'\n'"cpu.weight: 20"; fi
+# podman and Docker: run -d, stop (the program exits 7 on SIGTERM), rm.
+EXP_LIFECYCLE="status: running
+runtime state: running
+stop: exit code 0
+after stop: exited 7
+rm: exit code 0
+after rm: removed
+runtime state after rm: absent
+cgroup after rm: removed
+process after rm: gone"
 EXP_SIGNALS="run: SigIgn: 0000000000000000 pipeline done
 exec: SigIgn: 0000000000000000 pipeline done"
 EXP_SECCOMP="Seccomp: 2"
@@ -814,16 +824,7 @@ run nosuchcmd: exit code 127, error says: executable file not found"
     scenario "$tag" "run -t (console socket)" pm_tty \
 "exit code: 2
 tty: /dev/pts/0"
-    scenario "$tag" "run -d, stop, rm" pm_lifecycle \
-"status: running
-runtime state: running
-stop: exit code 0
-after stop: exited 7
-rm: exit code 0
-after rm: removed
-runtime state after rm: absent
-cgroup after rm: removed
-process after rm: gone"
+    scenario "$tag" "run -d, stop, rm" pm_lifecycle "$EXP_LIFECYCLE"
     scenario "$tag" "stop escalates to SIGKILL" pm_stop_kill \
 "stop -t 1: exit code 0
 after stop: exited 137"
@@ -1229,16 +1230,7 @@ run nosuchcmd: exit code 127, error says: executable file not found"
     scenario docker "run -t (console socket)" dk_tty \
 "exit code: 4
 tty: /dev/pts/0"
-    scenario docker "run -d, stop, rm" dk_lifecycle \
-"status: running
-runtime state: running
-stop: exit code 0
-after stop: exited 7
-rm: exit code 0
-after rm: removed
-runtime state after rm: absent
-cgroup after rm: removed
-process after rm: gone"
+    scenario docker "run -d, stop, rm" dk_lifecycle "$EXP_LIFECYCLE"
     scenario docker "stop escalates to SIGKILL" dk_stop_kill \
 "stop -t 1: exit code 0
 after stop: exited 137"
