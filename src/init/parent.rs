@@ -563,12 +563,26 @@ pub fn parse_stat(s: &str) -> Option<(char, u64)> {
     Some((state, start))
 }
 
+/// The name of berth's user, from /etc/passwd itself (as runc, a static Go binary,
+/// reads it): the release binary is static, and glibc's NSS in a static binary
+/// would dlopen the host's NSS modules. The uid when it has no name.
 fn owner_name() -> String {
-    let uid = nix::unistd::geteuid();
-    match nix::unistd::User::from_uid(uid) {
-        Ok(Some(u)) => u.name,
-        _ => uid.to_string(),
-    }
+    let uid = nix::unistd::geteuid().as_raw();
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|text| passwd_name(&text, uid))
+        .unwrap_or_else(|| uid.to_string())
+}
+
+/// The first /etc/passwd entry for `uid` ("name:x:uid:gid:..."), if any.
+fn passwd_name(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|line| {
+        let mut f = line.split(':');
+        let name = f.next()?;
+        let _password = f.next()?;
+        let id: u32 = f.next()?.parse().ok()?;
+        (id == uid && !name.is_empty() && !name.starts_with('#')).then(|| name.to_string())
+    })
 }
 
 /// The host pid, digits only, no newline, written atomically (ENGINES.md "Contracts").
@@ -589,6 +603,18 @@ pub fn write_pid_file(path: &Path, pid: i32) -> Result<(), InitError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn owner_from_passwd() {
+        let passwd = "# comment:x:0\nroot:x:0:0:root:/root:/bin/sh\n\nbad line\n\
+                      ::7:7::/:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n\
+                      dup:x:1000:1000::/:/bin/sh\nbob:x:notanumber:1::/:/bin/sh\n";
+        assert_eq!(passwd_name(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(passwd_name(passwd, 1000).as_deref(), Some("alice"));
+        assert_eq!(passwd_name(passwd, 7), None, "an empty name is no name");
+        assert_eq!(passwd_name(passwd, 4242), None);
+        assert_eq!(passwd_name("", 0), None);
+    }
 
     #[test]
     fn stat_with_hostile_comm() {
