@@ -18,6 +18,7 @@ fn main() {
         && std::env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("gnu")
     {
         println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
+        symbol_order();
     }
     // The git dir: `.git` in a clone, elsewhere for a worktree (`.git` is then a file).
     // A path that does not exist would make cargo rebuild berth on every run.
@@ -37,5 +38,52 @@ fn main() {
             }
         }
         None => println!("cargo:rerun-if-changed=build.rs"),
+    }
+}
+
+/// The functions berth's common verbs run go first in .text, together
+/// (benches/symbol-order.txt, written by benches/symbol-order.py): berth lives for
+/// milliseconds, and the kernel maps its text 64 KiB around each fault, so with them
+/// spread over all of .text most of the binary lands in every berth process's RSS.
+/// Release builds with lld (rustc's default linker on x86_64 Linux since 1.90) only;
+/// BERTH_NO_SYMBOL_ORDER=1 turns it off, to measure it or for another linker. The
+/// linker's map goes beside the binary (target/release/berth.map): symbol-order.py
+/// reads it, and bench.py checks the file still names this build's functions.
+fn symbol_order() {
+    println!("cargo:rerun-if-env-changed=BERTH_NO_SYMBOL_ORDER");
+    println!("cargo:rerun-if-env-changed=BERTH_SYMBOL_ORDER");
+    // BERTH_SYMBOL_ORDER=FILE: another ordering, to measure one before adopting it.
+    let order = std::env::var_os("BERTH_SYMBOL_ORDER")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/symbol-order.txt")
+        });
+    println!("cargo:rerun-if-changed={}", order.display());
+    if std::env::var("PROFILE").as_deref() != Ok("release")
+        || std::env::var_os("BERTH_NO_SYMBOL_ORDER").is_some_and(|v| v != "0")
+        || std::env::var("TARGET").as_deref() != Ok("x86_64-unknown-linux-gnu")
+    {
+        return;
+    }
+    // OUT_DIR is <target>/release/build/berth-<hash>/out.
+    if let Some(dir) = std::env::var_os("OUT_DIR")
+        .map(std::path::PathBuf::from)
+        .and_then(|o| o.ancestors().nth(3).map(|d| d.to_path_buf()))
+    {
+        // Mangled, as the ordering file must name them.
+        println!(
+            "cargo:rustc-link-arg-bins=-Wl,-Map={}",
+            dir.join("berth.map").display()
+        );
+        println!("cargo:rustc-link-arg-bins=-Wl,--no-demangle");
+    }
+    if order.is_file() {
+        println!(
+            "cargo:rustc-link-arg-bins=-Wl,--symbol-ordering-file={}",
+            order.display()
+        );
+        // Names this build does not have (another toolchain) are skipped silently;
+        // bench.py reports how many there are.
+        println!("cargo:rustc-link-arg-bins=-Wl,--no-warn-symbol-ordering");
     }
 }

@@ -451,11 +451,35 @@ def report(a, rts, res):
     for r in refs:
         row += f" | {ratio(sizes['berth'], sizes[r])}"
     print(row + " |")
+    berth = next((rt.binary for rt in rts if rt.name == "berth"), None)
+    if berth:
+        print("\n" + symbol_order_note(berth))
     try:
         load = open("/proc/loadavg").read().split()[:3]
         print(f"\nload average at the end: {' '.join(load)} on {os.cpu_count()} CPUs")
     except OSError:
         pass
+
+
+def symbol_order_note(binary):
+    """Whether benches/symbol-order.txt still names the functions of this build
+    (build.rs has the linker order them and write its map beside the binary)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    mapfile = os.path.join(os.path.dirname(binary), "berth.map")
+    try:
+        with open(os.path.join(here, "symbol-order.txt")) as f:
+            wanted = [l.strip() for l in f if l.strip() and not l.startswith("#")]
+        with open(mapfile) as f:
+            have = {c[4] for c in (l.split() for l in f) if len(c) == 5}
+    except OSError as e:
+        return f"symbol order: not checked ({e.filename}: {e.strerror})"
+    found = sum(1 for n in wanted if n in have)
+    note = (f"symbol order: {found} of the {len(wanted)} functions in "
+            "benches/symbol-order.txt are in this build")
+    if found < 0.9 * len(wanted):
+        note += (" (stale: another toolchain or a large change; run "
+                 "benches/symbol-order.py, then scripts/build-release)")
+    return note
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 #!/bin/sh
 # berth against crun and runc, side by side: see benches/bench.py for what is measured.
-# Usage (as root, after `cargo build --release`):
+# Usage (as root, after scripts/build-release):
 #   benches/bench.sh [--install-missing] [--iterations N] [--parallel N] [--smoke]
 #                    [--only berth,crun] [--extra NAME=PATH] [--skip-parallel] [--json F]
 # crun refuses this kind of host's hybrid cgroups (v1 controllers plus a cgroup2 mount

@@ -3,7 +3,7 @@
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 [ -x /bin/busybox ] || { apt-get update -qq && apt-get install -y -qq busybox-static; }
-(cd "$top" && cargo build --release --quiet)
+"$top/scripts/build-release" --quiet
 berth="$top/target/release/berth"
 root=$(mktemp -d /tmp/berth-example-root.XXXXXX)
 bundle=$(mktemp -d /tmp/berth-example.XXXXXX)

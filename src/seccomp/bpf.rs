@@ -78,9 +78,9 @@ impl SeccompData {
             4 => self.arch,
             8 => lo(self.instruction_pointer),
             12 => hi(self.instruction_pointer),
-            16..=60 if off % 4 == 0 => {
+            16..=60 if off.is_multiple_of(4) => {
                 let a = self.args[((off - 16) / 8) as usize];
-                if (off - 16) % 8 == 0 {
+                if (off - 16).is_multiple_of(8) {
                     lo(a)
                 } else {
                     hi(a)
@@ -141,7 +141,7 @@ pub fn to_bytes(prog: &[SockFilter]) -> Vec<u8> {
 
 /// The inverse of `to_bytes`; None unless the length is a multiple of 8.
 pub fn from_bytes(b: &[u8]) -> Option<Vec<SockFilter>> {
-    if b.len() % 8 != 0 {
+    if !b.len().is_multiple_of(8) {
         return None;
     }
     Some(

@@ -150,7 +150,7 @@ fn fd_u32(fd: BorrowedFd<'_>) -> u32 {
 /// `struct bpf_insn` after `struct bpf_insn` in native byte order. If the verifier
 /// rejects it, the load is retried with a log buffer and the error carries the log.
 pub fn load_cgroup_device_prog(insns: &[u8], license: &CStr) -> io::Result<OwnedFd> {
-    if insns.is_empty() || insns.len() % INSN_SIZE != 0 {
+    if insns.is_empty() || !insns.len().is_multiple_of(INSN_SIZE) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "BPF program is not a whole number of instructions",

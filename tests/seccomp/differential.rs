@@ -247,9 +247,9 @@ fn word(d: &bpf::SeccompData, off: u32) -> Option<u32> {
     match off {
         0 => Some(d.nr),
         4 => Some(d.arch),
-        16..=60 if off % 4 == 0 => {
+        16..=60 if off.is_multiple_of(4) => {
             let v = d.args[((off - 16) / 8) as usize];
-            Some(if (off - 16) % 8 == 0 {
+            Some(if (off - 16).is_multiple_of(8) {
                 v as u32
             } else {
                 (v >> 32) as u32
