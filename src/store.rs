@@ -13,9 +13,11 @@ use std::path::{Path, PathBuf};
 pub const STATE_FILE: &str = "state.json";
 pub const CONFIG_FILE: &str = "config.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
-/// The container's cgroup path, written once create owns the cgroup and before
+/// The container's cgroup path, noted once create owns the cgroup and before
 /// anything runs in it, so that `delete` finds the cgroup even when berth was killed
-/// before it wrote the state record.
+/// before it wrote the state record. A symlink whose target is the path: made
+/// atomically by one syscall, and held in the inode (no data block to write and, at
+/// delete, to free).
 pub const CGROUP_FILE: &str = "cgroup";
 
 #[derive(Debug, thiserror::Error)]
@@ -183,6 +185,23 @@ impl Entry {
         fs::rename(&tmp, &dst).map_err(io_err(&dst))
     }
 
+    /// A symlink `name` -> `target` (a note that needs no tmp file and rename: symlink
+    /// is atomic). Read back with `read_note`.
+    pub fn write_note(&self, name: &str, target: &str) -> Result<(), StoreError> {
+        let dst = self.path(name);
+        std::os::unix::fs::symlink(target, &dst).map_err(io_err(&dst))
+    }
+
+    /// What `write_note` wrote (or, from a berth that wrote notes as files, the
+    /// file's text).
+    pub fn read_note(&self, name: &str) -> Option<String> {
+        let p = self.path(name);
+        match fs::read_link(&p) {
+            Ok(t) => Some(t.to_string_lossy().into_owned()),
+            Err(_) => fs::read_to_string(&p).ok(),
+        }
+    }
+
     /// Remove the directory and everything in it. The lock goes with the value.
     pub fn remove(self) -> Result<(), StoreError> {
         match fs::remove_dir_all(&self.dir) {
@@ -210,6 +229,23 @@ mod tests {
         assert!(matches!(store.open(&id), Err(StoreError::NotFound(_))));
         assert!(store.ids().unwrap().is_empty());
         store.create(&id).unwrap();
+    }
+
+    #[test]
+    fn notes_are_symlinks_and_old_file_notes_still_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::new(&tmp.path().join("root"));
+        let e = store.create(&ContainerId::parse("c1").unwrap()).unwrap();
+        e.write_note(CGROUP_FILE, "/berth/c1").unwrap();
+        assert!(fs::symlink_metadata(e.path(CGROUP_FILE))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(e.read_note(CGROUP_FILE).as_deref(), Some("/berth/c1"));
+        assert!(e.write_note(CGROUP_FILE, "/other").is_err(), "written once");
+        e.write_atomic("old", b"/engine/x").unwrap();
+        assert_eq!(e.read_note("old").as_deref(), Some("/engine/x"));
+        assert_eq!(e.read_note("missing"), None);
     }
 
     #[test]

@@ -205,7 +205,7 @@ pub fn create(store: &Store, mut opts: CreateOpts) -> Result<Created, InitError>
         )));
     }
     if let Some(entry) = &guard.entry {
-        entry.write_atomic(store::CGROUP_FILE, cgroup_path.as_bytes())?;
+        entry.write_note(store::CGROUP_FILE, &cgroup_path)?;
     }
 
     let device_rules = cgroups::devices::rules(

@@ -52,7 +52,7 @@ impl Container {
     pub fn cgroup(&self) -> Option<Cgroup> {
         let path = match &self.record {
             Some(r) => r.cgroup_path.clone(),
-            None => std::fs::read_to_string(self.entry.path(store::CGROUP_FILE)).ok()?,
+            None => self.entry.read_note(store::CGROUP_FILE)?,
         };
         let layout = Layout::detect().ok()?;
         Some(Cgroup::new(&layout, &path))
