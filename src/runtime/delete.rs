@@ -61,9 +61,11 @@ fn destroy(store: &Store, c: Container) -> Result<()> {
         thaw(&cg);
         cg.remove(Duration::from_secs(10))?;
     }
+    // Read once: the network teardown and the poststop hooks both need it.
+    let spec = c.config().ok();
     // The veth, address and nftables table: also after a crash mid-create, when
     // there is no record but the config snapshot is there.
-    crate::network::Teardown::new(store.root(), c.id(), c.config().ok().as_ref()).run()?;
+    crate::network::Teardown::new(store.root(), c.id(), spec.as_ref()).run()?;
     // The processes are gone, and with them the mount namespace holding the overlay.
     match crate::layers::load_record(&c.entry.dir) {
         Ok(Some(ov)) => ov.remove_for_delete()?,
@@ -72,7 +74,7 @@ fn destroy(store: &Store, c: Container) -> Result<()> {
         // container undeletable.
         Err(e) => crate::log::warn(&e.to_string()),
     }
-    if let (Ok(spec), Some(r)) = (c.config(), c.record.as_ref()) {
+    if let (Some(spec), Some(r)) = (spec, c.record.as_ref()) {
         if let Some(h) = spec.hooks().as_ref().and_then(|h| h.poststop().as_ref()) {
             let st = serde_json::to_vec(&r.public(Status::Stopped)).unwrap_or_default();
             // runtime.md step 13: a failing poststop hook is a warning, and the
