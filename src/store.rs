@@ -19,6 +19,9 @@ pub const EXEC_FIFO: &str = "exec.fifo";
 /// atomically by one syscall, and held in the inode (no data block to write and, at
 /// delete, to free).
 pub const CGROUP_FILE: &str = "cgroup";
+/// linux.seccomp as create compiled it (`seccomp::Filter::to_cache`): `exec` loads
+/// it instead of compiling the profile again.
+pub const SECCOMP_FILE: &str = "seccomp.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

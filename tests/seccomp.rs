@@ -543,6 +543,48 @@ fn exec_gets_the_containers_filter() {
     });
 }
 
+/// exec loads the filter create compiled (the state dir's seccomp.json) rather than
+/// compiling the profile again: with the config snapshot's profile changed behind
+/// berth's back, the exec'd process still gets the filter of create.
+#[test]
+fn exec_loads_the_filter_create_compiled() {
+    require_root!();
+    berth_only!("berth's state dir");
+    let ctx = Ctx::new("sc-cache");
+    let mut b = ctx.bundle(&["sleep", "1000"]);
+    with_seccomp(
+        &mut b,
+        deny(&MKDIR, json!({"action": "SCMP_ACT_ERRNO", "errnoRet": 28})),
+    );
+    let id = ctx.id("c");
+    ctx.create(&b, &id).expect_ok();
+    ctx.start(&id).expect_ok();
+    let dir = ctx.state_dir(&id);
+    assert!(dir.join("seccomp.json").is_file());
+    let snapshot = dir.join("config.json");
+    let mut config: Value = serde_json::from_slice(&std::fs::read(&snapshot).unwrap()).unwrap();
+    config["linux"]["seccomp"] = deny(&MKDIR, json!({"action": "SCMP_ACT_ERRNO", "errnoRet": 18}));
+    std::fs::write(&snapshot, serde_json::to_vec(&config).unwrap()).unwrap();
+    let mkdir = ["sh", "-c", "mkdir /tmp/x 2>&1; echo rc=$?"];
+    let out = ctx.cmd(&[&["exec", id.as_str()][..], &mkdir[..]].concat());
+    out.expect_ok();
+    assert!(
+        out.stdout.contains("No space left on device"),
+        "the cached filter (ENOSPC), not the snapshot's (EXDEV): {}",
+        out.stdout
+    );
+    // Without the cached copy, exec compiles the snapshot's profile.
+    std::fs::remove_file(dir.join("seccomp.json")).unwrap();
+    let out = ctx.cmd(&[&["exec", id.as_str()][..], &mkdir[..]].concat());
+    out.expect_ok();
+    assert!(
+        out.stdout.contains("Invalid cross-device link"),
+        "{}",
+        out.stdout
+    );
+    ctx.cmd(&["delete", "--force", &id]).expect_ok();
+}
+
 #[test]
 fn a_profile_berth_cannot_apply_fails_create_naming_the_field() {
     require_root!();

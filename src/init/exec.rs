@@ -29,6 +29,8 @@ pub struct ExecOpts<'a> {
     /// Return once the process is in its cgroup, before it execs (a detached exec
     /// into a paused container: the process runs when the container is resumed).
     pub return_when_placed: bool,
+    /// linux.seccomp as create compiled it (the state dir's copy), if there is one.
+    pub seccomp_cache: Option<crate::seccomp::Filter>,
 }
 
 /// What the process stage needs for linux.seccomp: the compiled filter, and the
@@ -80,17 +82,22 @@ fn namespace_fds(
 }
 
 /// Start the process; returns its host pid once it has exec'd.
-pub fn exec(opts: ExecOpts<'_>) -> Result<i32, InitError> {
+pub fn exec(mut opts: ExecOpts<'_>) -> Result<i32, InitError> {
     let joins = namespace_fds(opts.init_pid, opts.spec)?;
-    // The container's linux.seccomp applies to every process in it (as runc).
-    let filter = opts
+    // The container's linux.seccomp applies to every process in it (as runc):
+    // the program create compiled, or compiled again when that copy is missing.
+    let profile = opts
         .spec
         .linux()
         .as_ref()
-        .and_then(|l| l.seccomp().as_ref())
-        .map(crate::seccomp::compile)
-        .transpose()
-        .map_err(|e| InitError::Config(e.to_string()))?;
+        .and_then(|l| l.seccomp().as_ref());
+    let filter = match (profile, opts.seccomp_cache.take()) {
+        (None, _) => None,
+        (Some(_), Some(cached)) => Some(cached),
+        (Some(p), None) => {
+            Some(crate::seccomp::compile(p).map_err(|e| InitError::Config(e.to_string()))?)
+        }
+    };
     // The agent listens on a host path: connect before joining the mount namespace.
     let agent = match filter.as_ref().and_then(|f| f.listener.as_ref()) {
         None => None,

@@ -173,6 +173,9 @@ pub fn create(store: &Store, mut opts: CreateOpts) -> Result<Created, InitError>
     };
     let config = serde_json::to_vec(spec).map_err(|e| InitError::Config(e.to_string()))?;
     entry.write_atomic(store::CONFIG_FILE, &config)?;
+    if let Some(f) = &seccomp {
+        entry.write_atomic(store::SECCOMP_FILE, &f.to_cache())?;
+    }
     let fifo_path = entry.path(store::EXEC_FIFO);
     guard.entry = Some(entry);
     if let Some(ov) = &overlay {

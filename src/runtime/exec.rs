@@ -147,6 +147,9 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
     }
     let record = c.record()?.clone();
     let spec = c.config()?;
+    let seccomp_cache = std::fs::read(c.entry.path(crate::store::SECCOMP_FILE))
+        .ok()
+        .and_then(|b| crate::seccomp::Filter::from_cache(&b));
     let read_db = |name: &str| {
         std::fs::read_to_string(format!("/proc/{}/root/etc/{name}", record.pid)).unwrap_or_default()
     };
@@ -227,6 +230,7 @@ pub fn exec(store: &Store, a: &ExecArgs) -> Result<i32> {
         console,
         preserve_fds: a.preserve_fds,
         return_when_placed: a.detach && status == Status::Paused,
+        seccomp_cache,
     })?;
     if let Some(p) = &a.pid_file {
         crate::init::parent::write_pid_file(p, pid)?;

@@ -4,7 +4,7 @@
 
 /// `struct sock_filter` from <linux/filter.h>.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SockFilter {
     pub code: u16,
     pub jt: u8,

@@ -139,14 +139,14 @@ fn err(field: impl std::fmt::Display, msg: impl std::fmt::Display) -> SeccompErr
 }
 
 /// Where the listener fd goes when SCMP_ACT_NOTIFY is used.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Listener {
     pub path: PathBuf,
     pub metadata: Option<String>,
 }
 
 /// A compiled profile: load `program` with seccomp(SECCOMP_SET_MODE_FILTER, `flags`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Filter {
     pub program: Vec<SockFilter>,
     pub flags: u32,
@@ -158,6 +158,21 @@ impl Filter {
     /// The action the filter returns for `data` (runs the program).
     pub fn evaluate(&self, data: &bpf::SeccompData) -> Result<u32, String> {
         bpf::evaluate(&self.program, data)
+    }
+
+    /// The compiled filter as create keeps it in the state dir, so that each `exec`
+    /// loads it instead of compiling the profile again (about a millisecond for
+    /// podman's default profile, at every health probe).
+    pub fn to_cache(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// What `to_cache` wrote; None for anything else (the caller compiles then).
+    pub fn from_cache(bytes: &[u8]) -> Option<Filter> {
+        let f: Filter = serde_json::from_slice(bytes).ok()?;
+        let len_ok = !f.program.is_empty() && f.program.len() <= bpf::MAX_INSNS;
+        let listener_ok = f.listener.is_some() == (f.flags & FLAG_NEW_LISTENER != 0);
+        (len_ok && listener_ok).then_some(f)
     }
 }
 

@@ -666,3 +666,43 @@ fn too_many_conditional_rules_are_refused_quickly() {
     );
     eprintln!("refused after {:?}", t.elapsed());
 }
+
+#[test]
+fn the_cache_gives_back_the_filter_and_refuses_anything_else() {
+    let sc = profile(json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "listenerPath": "/run/agent.sock",
+        "syscalls": [
+            {"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"},
+            {"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}
+        ]
+    }));
+    let f = compile(&sc).unwrap();
+    assert!(f.listener.is_some());
+    assert_eq!(Filter::from_cache(&f.to_cache()), Some(f.clone()));
+
+    let plain = compile(&profile(json!({"defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_KILL"}]})))
+    .unwrap();
+    assert_eq!(Filter::from_cache(&plain.to_cache()), Some(plain.clone()));
+
+    assert_eq!(Filter::from_cache(b""), None);
+    assert_eq!(Filter::from_cache(b"{\"program\": 1}"), None);
+    let mut empty = plain.clone();
+    empty.program.clear();
+    assert_eq!(Filter::from_cache(&empty.to_cache()), None, "empty program");
+    let mut long = plain.clone();
+    long.program = vec![plain.program[0]; super::bpf::MAX_INSNS + 1];
+    assert_eq!(
+        Filter::from_cache(&long.to_cache()),
+        None,
+        "over the kernel's limit"
+    );
+    let mut orphan = f.clone();
+    orphan.listener = None;
+    assert_eq!(
+        Filter::from_cache(&orphan.to_cache()),
+        None,
+        "listener flag without a path"
+    );
+}
