@@ -53,6 +53,9 @@ pub struct Ctx<'a> {
 pub struct Created {
     pub entry: Entry,
     pub record: StateRecord,
+    /// The config the container was made from (what the state dir's snapshot holds):
+    /// `run` starts it without reading the snapshot back.
+    pub spec: oci_spec::runtime::Spec,
 }
 
 /// Undoes a half-done create when dropped (runtime.md "Errors": as if never attempted).
@@ -418,7 +421,11 @@ pub fn create(store: &Store, mut opts: CreateOpts) -> Result<Created, InitError>
     guard.overlay = None;
     guard.children.clear();
     guard.network = None;
-    Ok(Created { entry, record })
+    Ok(Created {
+        entry,
+        record,
+        spec: opts.bundle.spec,
+    })
 }
 
 /// Fork the intermediate; true when it was born in its cgroup. On pure cgroup v2,

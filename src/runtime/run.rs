@@ -26,6 +26,7 @@ const FORWARDED: &[Signal] = &[
 pub fn run(store: &Store, args: &RunArgs) -> Result<i32> {
     let (created, console) = super::create::create_foreground(store, &args.create, !args.detach)?;
     let pid = created.record.pid;
+    let spec = created.spec;
     let c = Container {
         entry: created.entry,
         record: Some(created.record),
@@ -52,7 +53,7 @@ pub fn run(store: &Store, args: &RunArgs) -> Result<i32> {
         },
     };
     // start_container drops the lock: `state`, `kill` and friends get in while we wait.
-    if let Err(e) = super::start::start_container(c) {
+    if let Err(e) = super::start::start_with(c, Some(spec)) {
         let _ = super::delete::delete(store, &id, true);
         return Err(e);
     }

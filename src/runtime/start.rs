@@ -26,6 +26,12 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
 /// container's lock is dropped as soon as the start is claimed (the fifo opened and
 /// unlinked), so `state` and `kill` are not held up by startContainer hooks.
 pub fn start_container(c: Container) -> Result<()> {
+    start_with(c, None)
+}
+
+/// `start_container`, with the container's config when the caller has it parsed
+/// already (`run`, just after create); else it is read from the state dir.
+pub fn start_with(c: Container, spec: Option<oci_spec::runtime::Spec>) -> Result<()> {
     let status = c.status();
     if !allowed(Op::Start, status) {
         return Err(Error::WrongState {
@@ -36,7 +42,10 @@ pub fn start_container(c: Container) -> Result<()> {
         });
     }
     let record = c.record()?.clone();
-    let spec = c.config()?;
+    let spec = match spec {
+        Some(s) => s,
+        None => c.config()?,
+    };
     if spec.process().is_none() {
         return Err(Error::Usage(
             "process: not set in config.json, nothing to start".into(),
