@@ -166,21 +166,24 @@ pub fn create(store: &Store, mut opts: CreateOpts) -> Result<Created, InitError>
     };
 
     let entry = store.create(&opts.id)?;
+    let fifo_path = entry.path(store::EXEC_FIFO);
+    let config = serde_json::to_vec(spec).map_err(|e| InitError::Config(e.to_string()));
+    // The guard owns the state dir before anything is written in it: a failed
+    // write must not leave it behind.
     let mut guard = Cleanup {
-        entry: None,
+        entry: Some(entry),
         cgroup: None,
         overlay: None,
         children: Vec::new(),
         poststop: None,
         network: None,
     };
-    let config = serde_json::to_vec(spec).map_err(|e| InitError::Config(e.to_string()))?;
-    entry.write_atomic(store::CONFIG_FILE, &config)?;
-    if let Some(f) = &seccomp {
-        entry.write_atomic(store::SECCOMP_FILE, &f.to_cache())?;
+    if let Some(e) = &guard.entry {
+        e.write_atomic(store::CONFIG_FILE, &config?)?;
+        if let Some(f) = &seccomp {
+            e.write_atomic(store::SECCOMP_FILE, &f.to_cache())?;
+        }
     }
-    let fifo_path = entry.path(store::EXEC_FIFO);
-    guard.entry = Some(entry);
     if let Some(ov) = &overlay {
         // Recorded before anything is made: a create killed -9 half-way leaves delete
         // the list of what to remove.
