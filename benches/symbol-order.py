@@ -105,12 +105,15 @@ def workload(binary, workdir):
         rt.cycle(memory=False)
         rt.run()
         cid = rt.start_sleeper(sleeper)
-        for verb in (["state", cid], ["list"], ["events", "--stats", cid],
-                     ["pause", cid], ["resume", cid], ["exec", cid, "/bin/true"],
-                     ["kill", cid, "TERM"]):
-            rt.call(*verb)
-        rt.delete(cid)
-        bench.reap_strays()
+        try:
+            for verb in (["state", cid], ["list"], ["events", "--stats", cid],
+                         ["pause", cid], ["resume", cid], ["exec", cid, "/bin/true"],
+                         ["kill", cid, "TERM"]):
+                rt.call(*verb)
+        finally:
+            # Also when a verb failed: no container outlives the workload.
+            rt.delete(cid)
+            bench.reap_strays()
 
 
 def main():
