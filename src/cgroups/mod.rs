@@ -208,8 +208,8 @@ impl Cgroup {
     /// that a task can be added at all.
     pub fn create(&self) -> Result<(), CgroupError> {
         for (h, dir) in &self.dirs {
-            // Someone else may rmdir an empty parent between our two mkdirs: try
-            // again.
+            // A concurrent delete may rmdir the shared default parent between our
+            // two mkdirs: try again.
             let mut tries = 0;
             while let Err(e) = fs::create_dir_all(dir) {
                 tries += 1;
@@ -285,10 +285,11 @@ impl Cgroup {
     pub fn remove(&self, timeout: Duration) -> Result<(), CgroupError> {
         let deadline = Instant::now() + timeout;
         for (_, dir) in &self.dirs {
-            // Not the default parent: it stays for the next container, as runc's
-            // and Docker's do. Making and removing it with each container cost a
-            // mkdir and an rmdir per v1 hierarchy (README, "Performance").
             remove_tree(dir, deadline)?;
+            // berth made the default parent; it goes when its last container does.
+            if let Some(parent) = dir.parent().filter(|p| p.ends_with(DEFAULT_PARENT)) {
+                let _ = fs::remove_dir(parent);
+            }
         }
         Ok(())
     }
@@ -466,8 +467,8 @@ mod tests {
         cg.remove(Duration::from_millis(10)).unwrap();
         assert!(!dir.exists());
         assert!(
-            tmp.path().join("berth").is_dir(),
-            "berth's default parent stays for the next container"
+            !tmp.path().join("berth").exists(),
+            "berth's empty default parent goes too"
         );
 
         // A parent named by linux.cgroupsPath belongs to the caller: it stays.
