@@ -469,6 +469,23 @@ def report(a, rts, res):
         pass
 
 
+def map_functions(mapfile):
+    """(name, vaddr, size) of every function in .text, from the linker map build.rs
+    has lld write beside the release binary (mangled names)."""
+    out, section = [], None
+    with open(mapfile) as f:
+        next(f)
+        for line in f:
+            cols = line.split()
+            if len(cols) == 5 and cols[4].startswith("."):
+                section = cols[4]
+            elif len(cols) == 5 and section == ".text" and ":(" not in cols[4]:
+                size = int(cols[2], 16)
+                if size > 0:
+                    out.append((cols[4], int(cols[0], 16), size))
+    return out
+
+
 def symbol_order_note(binary):
     """Whether benches/symbol-order.txt still names the functions of this build
     (build.rs has the linker order them and write its map beside the binary)."""
@@ -477,8 +494,7 @@ def symbol_order_note(binary):
     try:
         with open(os.path.join(here, "symbol-order.txt")) as f:
             wanted = [l.strip() for l in f if l.strip() and not l.startswith("#")]
-        with open(mapfile) as f:
-            have = {c[4] for c in (l.split() for l in f) if len(c) == 5}
+        have = {name for name, _, _ in map_functions(mapfile)}
     except OSError as e:
         return f"symbol order: not checked ({e.filename}: {e.strerror})"
     found = sum(1 for n in wanted if n in have)

@@ -54,22 +54,6 @@ def build():
     return os.path.join(release, "berth"), os.path.join(release, "berth.map")
 
 
-def functions(mapfile):
-    """(name, vaddr, size) of every function in .text, from lld's map."""
-    out, section = [], None
-    with open(mapfile) as f:
-        next(f)
-        for line in f:
-            cols = line.split()
-            if len(cols) == 5 and cols[4].startswith("."):
-                section = cols[4]
-            elif len(cols) == 5 and section == ".text" and ":(" not in cols[4]:
-                size = int(cols[2], 16)
-                if size > 0:
-                    out.append((cols[4], int(cols[0], 16), size))
-    return out
-
-
 def file_offsets(binary):
     segs = []
     for line in subprocess.run(["readelf", "-lW", binary], capture_output=True,
@@ -126,7 +110,7 @@ def main():
     workdir = tempfile.mkdtemp(prefix="berth-order-", dir="/run")
     try:
         binary, mapfile = build()
-        funcs = functions(mapfile)
+        funcs = bench.map_functions(mapfile)
         off = file_offsets(binary)
         tracefs_write("uprobe_events", "")
         probes = {}
