@@ -205,6 +205,18 @@ def pss_kib(pid):
     return 0
 
 
+def wait_all(rt, procs, ids, verb):
+    """Wait for every process of a burst; the first failure, or None (the others
+    are still waited for, so none is left running)."""
+    err = None
+    for p, i in zip(procs, ids):
+        try:
+            rt.wait(p, f"{verb} {i}")
+        except Failure as e:
+            err = err or e
+    return err
+
+
 def parallel(rt, n, memory=False):
     """n creates at once, then n deletes at once: (create wall, delete wall, sum of
     the create processes' peak RSS in KiB (with memory=True, else 0), sum of the
@@ -217,12 +229,7 @@ def parallel(rt, n, memory=False):
     procs = [rt.spawn("create", "--bundle", rt.bundle, "--pid-file", pf, i,
                       rss_to=rf if memory else None)
              for i, pf, rf in zip(ids, pidfiles, rssfiles)]
-    err = None
-    for p, i in zip(procs, ids):
-        try:
-            rt.wait(p, "create " + i)
-        except Failure as e:
-            err = err or e
+    err = wait_all(rt, procs, ids, "create")
     t_create = time.perf_counter() - t0
     held = 0
     for pf in pidfiles:
@@ -233,11 +240,7 @@ def parallel(rt, n, memory=False):
             pass
     t0 = time.perf_counter()
     procs = [rt.spawn("delete", "--force", i) for i in ids]
-    for p, i in zip(procs, ids):
-        try:
-            rt.wait(p, "delete " + i)
-        except Failure as e:
-            err = err or e
+    err = err or wait_all(rt, procs, ids, "delete")
     t_delete = time.perf_counter() - t0
     reap_strays()
     rss = sum(read_rss(rf) for rf in rssfiles) if memory else 0
