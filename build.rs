@@ -51,13 +51,7 @@ fn main() {
 /// reads it, and bench.py checks the file still names this build's functions.
 fn symbol_order() {
     println!("cargo:rerun-if-env-changed=BERTH_NO_SYMBOL_ORDER");
-    println!("cargo:rerun-if-env-changed=BERTH_SYMBOL_ORDER");
-    // BERTH_SYMBOL_ORDER=FILE: another ordering, to measure one before adopting it.
-    let order = std::env::var_os("BERTH_SYMBOL_ORDER")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/symbol-order.txt")
-        });
+    let order = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/symbol-order.txt");
     println!("cargo:rerun-if-changed={}", order.display());
     if std::env::var("PROFILE").as_deref() != Ok("release")
         || std::env::var_os("BERTH_NO_SYMBOL_ORDER").is_some_and(|v| v != "0")
