@@ -61,7 +61,7 @@ fn cg_read(cg_path: &str, controller: &str, v1: &str, v2: &str) -> String {
 }
 
 fn default_path(id: &str) -> String {
-    format!("/berth/{id}")
+    format!("/berth-{id}")
 }
 
 fn start_sleeper(ctx: &Ctx, tag: &str, edit: impl FnOnce(&mut common::Bundle)) -> String {
@@ -395,7 +395,7 @@ fn tiny_memory_limit_fails_clearly_and_leaves_nothing() {
     assert!(!ctx.state_dir(&id).exists(), "state left behind");
     for (_, mp) in hierarchies() {
         assert!(
-            !mp.join("berth").join(&id).exists(),
+            !mp.join(format!("berth-{id}")).exists(),
             "cgroup left in {}",
             mp.display()
         );

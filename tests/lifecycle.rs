@@ -409,7 +409,8 @@ fn delete_of_a_created_container_without_force_is_an_error() {
     assert!(init.alive());
 }
 
-/// berth's default cgroup is /berth/<id> in every hierarchy, and delete removes it.
+/// berth's default cgroup is /berth-<id> in every hierarchy (no parent to make and
+/// remove), and delete removes it.
 #[test]
 fn default_cgroup_is_berth_id_in_every_hierarchy() {
     require_root!();
@@ -418,7 +419,7 @@ fn default_cgroup_is_berth_id_in_every_hierarchy() {
     let b = ctx.bundle(&["sleep", "1000"]);
     let id = ctx.id("c");
     ctx.create(&b, &id).expect_ok();
-    let path = format!("/berth/{id}");
+    let path = format!("/berth-{id}");
     let dirs = common::cgroup_dirs(&path);
     let mounts = common::cgroup_mounts();
     assert_eq!(

@@ -78,15 +78,15 @@ for ns in "" cgroupns; do
     echo "berth run exit status: $rc"
     [ "$rc" = 0 ] || status=1
     if [ -z "$ns" ]; then
-        check "own cgroup" "/tmp/$id.out" "/proc/self/cgroup: 0::/berth/$id"
+        check "own cgroup" "/tmp/$id.out" "/proc/self/cgroup: 0::/berth-$id"
     else
         check "cgroup namespace root" "/tmp/$id.out" "/proc/self/cgroup: 0::/"
     fi
     check "memory limit" "/tmp/$id.out" "  memory.max: 67108864"
     check "pids limit" "/tmp/$id.out" "  pids.max: 64"
     check "cpu quota" "/tmp/$id.out" "  cpu.max: 50000 100000"
-    if [ -e "/sys/fs/cgroup/berth/$id" ]; then
-        echo "FAIL: /sys/fs/cgroup/berth/$id left behind"
+    if [ -e "/sys/fs/cgroup/berth-$id" ]; then
+        echo "FAIL: /sys/fs/cgroup/berth-$id left behind"
         status=1
     else
         echo "ok: cgroup removed"

@@ -81,7 +81,7 @@ pub fn cgroup_mounts() -> Vec<PathBuf> {
         .collect()
 }
 
-/// Directories named `path` (a cgroup path like "/berth/x") that exist in any hierarchy.
+/// Directories named `path` (a cgroup path like "/berth-x") that exist in any hierarchy.
 pub fn cgroup_dirs(path: &str) -> Vec<PathBuf> {
     let rel = path.trim_start_matches('/');
     cgroup_mounts()
@@ -132,14 +132,17 @@ pub fn proc_cgroup_dirs(pid: i32) -> Vec<PathBuf> {
     dirs
 }
 
-/// Every cgroup directory named `name`, at any depth, in any hierarchy.
+/// Every cgroup directory named `name` (or `berth-name`, berth's default for container
+/// `name`), at any depth, in any hierarchy.
 pub fn cgroup_dirs_named(name: &str) -> Vec<PathBuf> {
     fn walk(dir: &Path, name: &str, depth: usize, found: &mut Vec<PathBuf>) {
         let Ok(rd) = fs::read_dir(dir) else { return };
         for e in rd.flatten() {
             if e.file_type().is_ok_and(|t| t.is_dir()) {
                 let p = e.path();
-                if e.file_name().to_string_lossy() == name {
+                let n = e.file_name().to_string_lossy().into_owned();
+                // berth's default cgroup of container <id> is berth-<id>.
+                if n == name || n.strip_prefix("berth-") == Some(name) {
                     found.push(p.clone());
                 }
                 if depth < 8 {

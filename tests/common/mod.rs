@@ -468,7 +468,7 @@ impl Drop for Ctx {
                     let _ = child.wait();
                 }
             }
-            cleanup_cgroup(&format!("/berth/{id}"));
+            cleanup_cgroup(&format!("/berth-{id}"));
             kill_cgroups_named(id);
         }
         for cg in self
