@@ -297,6 +297,12 @@ impl Cgroup {
 }
 
 fn remove_tree(dir: &Path, deadline: Instant) -> Result<(), CgroupError> {
+    // Most cgroups have no sub-cgroups and no processes left: one rmdir, no listing.
+    match fs::remove_dir(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(_) => {}
+    }
     let rd = match fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
