@@ -123,10 +123,18 @@ pub(super) fn mount_entry(
         )
         .stage_with("mount", ctxmsg)?;
     }
+    let extra = flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    let more = (bind && !extra.is_empty())
+        || !opts.propagation.is_empty()
+        || opts.rec_attr_set != 0
+        || opts.rec_attr_clr != 0
+        || copy_from.is_some();
+    if !more {
+        return Ok(());
+    }
     // Re-open: the old fd names the directory under the new mount, not the mount.
     let top = sys::openat2_in_root(root, dest, libc::O_PATH, 0).stage_with("mount", ctxmsg)?;
     let top_path = fd_path(&top);
-    let extra = flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     if bind && !extra.is_empty() {
         let cleared = MsFlags::from_bits_truncate(opts.cleared as libc::c_ulong);
         let keep = locked_flags(&top_path) & !cleared;
