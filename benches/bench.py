@@ -12,7 +12,9 @@ runtimes see plain cgroup v1). Measures, for each runtime:
                time, the summed peak RSS of the N create processes, and the memory
                (sum of Pss) the N created-but-not-started containers hold
   5. memory    peak RSS of the `create` process (its own and its reaped stages');
-               binary size
+               binary size: the file, and the file plus the shared libraries it
+               loads (ldd), since a static berth or runc carries what a dynamically
+               linked crun maps from libc, libseccomp, libsystemd and others
 
 Wall time is measured around the runtime's commands; CPU time is user+sys of
 everything this script reaped during the measurement: the runtime, its stages and the
@@ -409,7 +411,8 @@ def bench(a, workdir):
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"iterations": a.iterations, "results": res,
-                       "sizes": {rt.name: os.path.getsize(rt.binary) for rt in rts}},
+                       "sizes": {rt.name: os.path.getsize(rt.binary) for rt in rts},
+                       "loaded_sizes": {rt.name: loaded_size(rt.binary) for rt in rts}},
                       f, indent=1)
     return 0
 
@@ -463,6 +466,12 @@ def report(a, rts, res):
     for r in refs:
         row += f" | {ratio(sizes['berth'], sizes[r])}"
     print(row + " |")
+    loaded = {rt.name: loaded_size(rt.binary) for rt in rts}
+    row = "| binary + the shared libraries it loads (MiB) | " + " | ".join(
+        f"{loaded[x] / 1048576:.2f}" for x in names)
+    for r in refs:
+        row += f" | {ratio(loaded['berth'], loaded[r])}"
+    print(row + " |")
     if any(rt.name == "berth" for rt in rts):
         print("\n" + symbol_order_note(os.path.abspath(a.berth)))
     try:
@@ -470,6 +479,23 @@ def report(a, rts, res):
         print(f"\nload average at the end: {' '.join(load)} on {os.cpu_count()} CPUs")
     except OSError:
         pass
+
+
+def loaded_size(binary):
+    """Bytes of `binary` plus the shared libraries and loader ldd says it maps (the
+    file alone for a static binary)."""
+    total = os.path.getsize(binary)
+    try:
+        out = subprocess.run(["ldd", binary], capture_output=True, text=True,
+                             timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return total
+    for line in out.splitlines():
+        parts = line.split()
+        path = parts[2] if "=>" in parts and len(parts) > 2 else (parts[0] if parts else "")
+        if path.startswith("/") and os.path.exists(path):
+            total += os.path.getsize(os.path.realpath(path))
+    return total
 
 
 def map_functions(mapfile):
