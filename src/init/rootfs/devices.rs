@@ -7,7 +7,7 @@ use nix::fcntl::AtFlags;
 use nix::mount::MsFlags;
 use nix::sys::stat::{Mode, SFlag};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// The devices runtime-linux.md says every container gets.
@@ -43,11 +43,30 @@ fn dev_type_flag(t: LinuxDeviceType) -> SFlag {
     }
 }
 
+/// The directory the last device went into, kept for the next one: most devices
+/// share /dev, which is then resolved in the rootfs once, not once per device.
+#[derive(Default)]
+pub(super) struct ParentDir(Option<(PathBuf, OwnedFd)>);
+
+impl ParentDir {
+    fn get(&mut self, root: BorrowedFd<'_>, parent: &Path) -> std::io::Result<BorrowedFd<'_>> {
+        if self.0.as_ref().is_none_or(|(p, _)| p != parent) {
+            let fd = resolve_or_create(root, parent, Kind::Dir)?;
+            self.0 = Some((parent.to_path_buf(), fd));
+        }
+        match &self.0 {
+            Some((_, fd)) => Ok(fd.as_fd()),
+            None => Err(std::io::Error::from_raw_os_error(libc::ENOENT)),
+        }
+    }
+}
+
 /// mknod one device inside the rootfs (or bind-mount the host's node in a user
 /// namespace). An existing node of the wrong type or numbers is an error for
 /// `linux.devices` (SECURITY.md attack 21) and replaced for the default devices.
 pub(super) fn make_device(
     root: BorrowedFd<'_>,
+    dirs: &mut ParentDir,
     d: &LinuxDevice,
     in_userns: bool,
     strict: bool,
@@ -57,7 +76,7 @@ pub(super) fn make_device(
         .file_name()
         .ok_or_else(|| stage_err("devices", format!("{}: no file name", path.display())))?;
     let parent = path.parent().unwrap_or(Path::new("/dev"));
-    let dir = resolve_or_create(root, parent, Kind::Dir).stage_with("devices", || {
+    let dir = dirs.get(root, parent).stage_with("devices", || {
         format!("{}: parent directory", path.display())
     })?;
     let kind = dev_type_flag(d.typ());

@@ -72,7 +72,7 @@ pub(super) fn readonly_path(root: BorrowedFd<'_>, p: &Path) -> io::Result<()> {
     )?;
     let top = sys::openat2_in_root(root, p, libc::O_PATH, 0)?;
     let tp = fd_path(&top);
-    let keep = locked_flags(&tp);
+    let keep = locked_flags(top.as_fd());
     mnt(
         None,
         &tp,

@@ -16,7 +16,7 @@ pub use pivot::enter;
 
 use super::parent::Ctx;
 use super::{stage_err, Stage, StageResult};
-use devices::{dev_symlinks, make_device};
+use devices::{dev_symlinks, make_device, ParentDir};
 use masks::{mask_paths, readonly_path};
 use mounts::{locked_flags, mnt, mount_entry};
 use nix::fcntl::OFlag;
@@ -97,9 +97,10 @@ pub fn prepare(ctx: &Ctx<'_>) -> StageResult<OwnedFd> {
             ns.iter()
                 .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::User)
         });
+    let mut dirs = ParentDir::default();
     if !dev_is_bind {
         for (i, d) in default_devices().iter().enumerate() {
-            make_device(root.as_fd(), d, in_userns, false)
+            make_device(root.as_fd(), &mut dirs, d, in_userns, false)
                 .map_err(|e| stage_err("devices", format!("default device #{i}: {}", e.message)))?;
         }
         dev_symlinks(root.as_fd())?;
@@ -110,7 +111,7 @@ pub fn prepare(ctx: &Ctx<'_>) -> StageResult<OwnedFd> {
         .and_then(|l| l.devices().clone())
         .unwrap_or_default();
     for (i, d) in devices.iter().enumerate() {
-        make_device(root.as_fd(), d, in_userns, true)
+        make_device(root.as_fd(), &mut dirs, d, in_userns, true)
             .map_err(|e| stage_err("devices", format!("linux.devices[{i}]: {}", e.message)))?;
     }
 
@@ -163,7 +164,7 @@ pub fn finalize(spec: &oci_spec::runtime::Spec) -> StageResult<()> {
         .and_then(|r| r.readonly())
         .unwrap_or(false)
     {
-        let keep = locked_flags(Path::new("/"));
+        let keep = locked_flags(root.as_fd());
         mnt(
             None,
             Path::new("/"),

@@ -6,7 +6,9 @@ use crate::init::parent::Ctx;
 use crate::init::{stage_err, Stage, StageResult};
 use crate::spec::mounts::{parse_options, MountOptions};
 use crate::sys;
+use nix::fcntl::OFlag;
 use nix::mount::{mount, MsFlags};
+use nix::sys::stat::Mode;
 use oci_spec::runtime::Mount;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -22,11 +24,11 @@ pub(super) fn mnt(
     mount(src, target, fstype, flags, data).map_err(io::Error::from)
 }
 
-/// Flags of the mount at `path` that an unprivileged remount must keep (they are
-/// locked in a user namespace), as MS_* bits.
-pub(super) fn locked_flags(path: &Path) -> MsFlags {
-    use nix::sys::statvfs::{statvfs, FsFlags};
-    let Ok(st) = statvfs(path) else {
+/// Flags of the mount `fd` is on that an unprivileged remount must keep (they are
+/// locked in a user namespace), as MS_* bits. fstatvfs: no /proc/self/fd path walk.
+pub(super) fn locked_flags(fd: BorrowedFd<'_>) -> MsFlags {
+    use nix::sys::statvfs::{fstatvfs, FsFlags};
+    let Ok(st) = fstatvfs(fd) else {
         return MsFlags::empty();
     };
     let f = st.flags();
@@ -137,7 +139,7 @@ pub(super) fn mount_entry(
     let top_path = fd_path(&top);
     if bind && !extra.is_empty() {
         let cleared = MsFlags::from_bits_truncate(opts.cleared as libc::c_ulong);
-        let keep = locked_flags(&top_path) & !cleared;
+        let keep = locked_flags(top.as_fd()) & !cleared;
         mnt(
             None,
             &top_path,
@@ -253,12 +255,17 @@ fn mount_cgroup(
             Some("mode=755"),
         )
         .stage_with("mount", msg)?;
+        // The tmpfs is new and only this process's: its mount points are made and
+        // opened relative to it, with no resolution from the rootfs each time.
+        let top = sys::openat2_in_root(root, dest, libc::O_PATH | libc::O_DIRECTORY, 0)
+            .stage_with("mount", msg)?;
         for h in &ctx.layout.hierarchies {
             let Some(name) = h.mount_point.file_name() else {
                 continue;
             };
             let sub = dest.join(name);
-            let sub_fd = resolve_or_create(root, &sub, Kind::Dir).stage_with("mount", msg)?;
+            let sub_fd = mount_point_in(top.as_fd(), name)
+                .stage_with("mount", || format!("{}: {}", msg(), sub.display()))?;
             let r = if cgroupns && h.v2 {
                 mnt(
                     Some(Path::new("cgroup2")),
@@ -286,27 +293,58 @@ fn mount_cgroup(
                 )
             };
             r.stage_with("mount", || format!("{}: {}", msg(), sub.display()))?;
-            subs.push(sub);
+            if ro {
+                // Opened again: the mount now on it, not the directory under it.
+                let fd = nix::fcntl::openat(
+                    top.as_fd(),
+                    name,
+                    OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(io::Error::from)
+                .stage_with("mount", msg)?;
+                remount_ro(fd.as_fd(), base)
+                    .stage_with("mount", || format!("{}: read-only", msg()))?;
+            }
         }
+        if ro {
+            remount_ro(top.as_fd(), base)
+                .stage_with("mount", || format!("{}: read-only", msg()))?;
+        }
+        return Ok(());
     }
     if ro {
-        for sub in subs
-            .iter()
-            .rev()
-            .chain(std::iter::once(&dest.to_path_buf()))
-        {
+        for sub in subs.iter() {
             let fd = sys::openat2_in_root(root, sub, libc::O_PATH, 0).stage_with("mount", msg)?;
-            let p = fd_path(&fd);
-            let keep = locked_flags(&p);
-            mnt(
-                None,
-                &p,
-                None,
-                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | base | keep,
-                None,
-            )
-            .stage_with("mount", || format!("{}: read-only", msg()))?;
+            remount_ro(fd.as_fd(), base).stage_with("mount", || format!("{}: read-only", msg()))?;
         }
     }
     Ok(())
+}
+
+/// Remount the mount `fd` is the root of read-only, keeping `base` and its locked flags.
+fn remount_ro(fd: BorrowedFd<'_>, base: MsFlags) -> io::Result<()> {
+    let keep = locked_flags(fd);
+    mnt(
+        None,
+        &fd_path(&fd),
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | base | keep,
+        None,
+    )
+}
+
+/// The directory `name` in the fresh tmpfs `top`, made and opened (O_PATH).
+fn mount_point_in(top: BorrowedFd<'_>, name: &std::ffi::OsStr) -> io::Result<std::os::fd::OwnedFd> {
+    match nix::sys::stat::mkdirat(top, name, Mode::from_bits_truncate(0o755)) {
+        Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+        Err(e) => return Err(e.into()),
+    }
+    nix::fcntl::openat(
+        top,
+        name,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(io::Error::from)
 }
