@@ -236,12 +236,25 @@ impl Cgroup {
             if h.v2 || !h.controllers.iter().any(|c| c == "devices") {
                 continue;
             }
+            // One open per file: the kernel takes each write(2) as one rule, in order.
+            let mut open: Vec<(&str, fs::File)> = Vec::with_capacity(2);
             for (file, line) in devices::v1_writes(rules) {
                 let f = dir.join(file);
-                fs::write(&f, &line).map_err(|e| CgroupError::Io {
+                let fail = |e: io::Error| CgroupError::Io {
                     path: f.clone(),
                     source: io::Error::new(e.kind(), format!("writing {line:?}: {e}")),
-                })?;
+                };
+                let i = match open.iter().position(|(n, _)| *n == file) {
+                    Some(i) => i,
+                    None => {
+                        open.push((
+                            file,
+                            fs::OpenOptions::new().write(true).open(&f).map_err(fail)?,
+                        ));
+                        open.len() - 1
+                    }
+                };
+                io::Write::write_all(&mut open[i].1, line.as_bytes()).map_err(fail)?;
             }
         }
         Ok(())
@@ -359,7 +372,12 @@ fn fill_cpuset(mount_point: &Path, dir: &Path) -> Result<(), CgroupError> {
             if !v.trim().is_empty() {
                 for c in chain.iter().rev() {
                     let cf = c.join(file);
-                    let cv = fs::read_to_string(&cf).map_err(io_err(&cf))?;
+                    // An ancestor may have been filled meanwhile; `dir` was read above.
+                    let cv = if c == dir {
+                        String::new()
+                    } else {
+                        fs::read_to_string(&cf).map_err(io_err(&cf))?
+                    };
                     if cv.trim().is_empty() {
                         fs::write(&cf, v.trim()).map_err(io_err(&cf))?;
                     }
