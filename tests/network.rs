@@ -355,13 +355,20 @@ fn masquerade_lets_a_container_reach_beyond_the_host() {
     let forward = fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap_or_default();
 
     let ping = ["ping", "-c1", "-W2", "10.122.1.2"];
-    let run = |tag: &str, masquerade: &str| {
+    // Each run its own address: the same ping (pid 1, so the same ICMP id) from the
+    // same address would match the first run's conntrack entry, whose NAT mapping
+    // outlives berth's rule while anything else on the host keeps conntrack hooked
+    // (a netavark or Docker nat table).
+    let run = |tag: &str, masquerade: &str, ip: &str| {
         let mut b = bundle_on(
             &ctx,
             &ping,
             &br,
             "10.120.12.0/24",
-            &[("org.berth.network.masquerade", masquerade)],
+            &[
+                ("org.berth.network.masquerade", masquerade),
+                ("org.berth.network.ip", ip),
+            ],
         );
         add_cap(&mut b, "CAP_NET_RAW");
         let id = ctx.id(tag);
@@ -369,10 +376,10 @@ fn masquerade_lets_a_container_reach_beyond_the_host() {
         assert_no_trace(&ctx.root, &br, &id);
         out
     };
-    let with = run("with", "true");
+    let with = run("with", "true", "10.120.12.5");
     // Forwarding is on now (berth turned it on): without masquerade the request
     // gets there, but the reply has no way back.
-    let without = run("without", "false");
+    let without = run("without", "false", "10.120.12.6");
     let _ = fs::write("/proc/sys/net/ipv4/ip_forward", forward.trim());
     with.expect_ok();
     assert!(
