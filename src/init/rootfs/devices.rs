@@ -50,14 +50,14 @@ pub(super) struct ParentDir(Option<(PathBuf, OwnedFd)>);
 
 impl ParentDir {
     fn get(&mut self, root: BorrowedFd<'_>, parent: &Path) -> std::io::Result<BorrowedFd<'_>> {
-        if self.0.as_ref().is_none_or(|(p, _)| p != parent) {
-            let fd = resolve_or_create(root, parent, Kind::Dir)?;
-            self.0 = Some((parent.to_path_buf(), fd));
-        }
-        match &self.0 {
-            Some((_, fd)) => Ok(fd.as_fd()),
-            None => Err(std::io::Error::from_raw_os_error(libc::ENOENT)),
-        }
+        let kept = match self.0.take() {
+            Some(kept) if kept.0 == parent => kept,
+            _ => (
+                parent.to_path_buf(),
+                resolve_or_create(root, parent, Kind::Dir)?,
+            ),
+        };
+        Ok(self.0.insert(kept).1.as_fd())
     }
 }
 

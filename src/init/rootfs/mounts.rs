@@ -224,7 +224,6 @@ fn mount_cgroup(
         & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RELATIME);
     let dest_fd = resolve_or_create(root, dest, Kind::Dir).stage_with("mount", msg)?;
     let rel = ctx.cgroup.path.trim_start_matches('/');
-    let mut subs: Vec<PathBuf> = Vec::new();
     if ctx.layout.is_v2() {
         let h = &ctx.layout.hierarchies[0];
         if cgroupns {
@@ -245,7 +244,11 @@ fn mount_cgroup(
             )
         }
         .stage_with("mount", msg)?;
-        subs.push(dest.to_path_buf());
+        if ro {
+            // Opened again: the mount now on it, not the directory under it.
+            let fd = sys::openat2_in_root(root, dest, libc::O_PATH, 0).stage_with("mount", msg)?;
+            remount_ro(fd.as_fd(), base).stage_with("mount", || format!("{}: read-only", msg()))?;
+        }
     } else {
         mnt(
             Some(Path::new("tmpfs")),
@@ -310,13 +313,6 @@ fn mount_cgroup(
         if ro {
             remount_ro(top.as_fd(), base)
                 .stage_with("mount", || format!("{}: read-only", msg()))?;
-        }
-        return Ok(());
-    }
-    if ro {
-        for sub in subs.iter() {
-            let fd = sys::openat2_in_root(root, sub, libc::O_PATH, 0).stage_with("mount", msg)?;
-            remount_ro(fd.as_fd(), base).stage_with("mount", || format!("{}: read-only", msg()))?;
         }
     }
     Ok(())
