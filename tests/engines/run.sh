@@ -130,6 +130,16 @@ mounts_under_prefixes() {
         done
     done | sort -u
 }
+engine_cgroups() {   # the engines' cgroup parents and every cgroup below them, sorted
+    local r n
+    for r in $(cgroup_roots); do
+        for n in $CG_PARENTS; do [ -d "$r/$n" ] && find "$r/$n" -type d; done
+    done | sort
+}
+new_cgroups() {   # those the run made, deepest first
+    engine_cgroups | grep -vxF -f "$T/base/cgroups" | awk '{ print length($0) " " $0 }' |
+        sort -rn | cut -d' ' -f2-
+}
 host_snapshot() {   # DIR
     local d=$1 p t r n s
     mkdir -p "$d"
@@ -140,9 +150,7 @@ host_snapshot() {   # DIR
         ip6tables -t "$t" -S 2>/dev/null > "$d/ipt6.$t"
     done
     nft list tables 2>/dev/null | sort > "$d/nft"
-    for r in $(cgroup_roots); do
-        for n in $CG_PARENTS; do [ -d "$r/$n" ] && echo "$r/$n"; done
-    done > "$d/cgroups"
+    engine_cgroups > "$d/cgroups"
     for s in $SYSCTLS; do [ -f "/proc/sys/$s" ] && echo "$s $(cat "/proc/sys/$s")"; done > "$d/sysctl"
     mounts_under_prefixes > "$d/mounts"
 }
@@ -229,17 +237,13 @@ teardown() {
         sleep 0.5
     done
     # processes left in cgroups the run created (containers whose runtime lost them)
-    for d in $(cgroup_roots); do
-        for b in $CG_PARENTS; do
-            grep -qxF "$d/$b" "$T/base/cgroups" && continue
-            [ -d "$d/$b" ] || continue
-            p=$(find "$d/$b" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u)
-            if [ -n "$p" ]; then
-                note "teardown: killing processes left in $d/$b: $(echo $p)"
-                # shellcheck disable=SC2086
-                kill -KILL $p 2>/dev/null
-            fi
-        done
+    for d in $(new_cgroups); do
+        p=$(sort -u "$d/cgroup.procs" 2>/dev/null)
+        if [ -n "$p" ]; then
+            note "teardown: killing processes left in $d: $(echo $p)"
+            # shellcheck disable=SC2086
+            kill -KILL $p 2>/dev/null
+        fi
     done
     sleep 0.2
     # mounts (deepest first)
@@ -257,13 +261,10 @@ teardown() {
     while read -r s v; do
         [ "$(cat "/proc/sys/$s" 2>/dev/null)" = "$v" ] || echo "$v" > "/proc/sys/$s"
     done < "$T/base/sysctl"
-    # cgroup parents the engines created
-    for d in $(cgroup_roots); do
-        for b in $CG_PARENTS; do
-            grep -qxF "$d/$b" "$T/base/cgroups" && continue
-            [ -d "$d/$b" ] && find "$d/$b" -depth -type d -exec rmdir {} \; 2>/dev/null
-        done
-    done
+    # cgroups the engines created, also below parents that were there before (podman
+    # leaves a pod's cgroup in the cgroup2 tree of a hybrid host after `pod rm`, with
+    # runc and berth alike); what cannot be removed shows in the host check
+    for d in $(new_cgroups); do rmdir "$d" 2>/dev/null; done
     # files and directories
     for p in $HOST_PATHS; do
         grep -qxF "$p" "$T/base/paths" && continue
