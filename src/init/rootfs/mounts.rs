@@ -1,7 +1,7 @@
 //! The `mounts` of config.json, one entry at a time, and the mount helpers the other
 //! steps share.
 
-use super::paths::{fd_path, is_dir, resolve_or_create, Kind};
+use super::paths::{fd_path, is_dir, make_in, resolve_or_create, Kind};
 use crate::init::parent::Ctx;
 use crate::init::{stage_err, Stage, StageResult};
 use crate::spec::mounts::{parse_options, MountOptions};
@@ -332,7 +332,7 @@ fn remount_ro(fd: BorrowedFd<'_>, base: MsFlags) -> io::Result<()> {
 
 /// The directory `name` in the fresh tmpfs `top`, made and opened (O_PATH).
 fn mount_point_in(top: BorrowedFd<'_>, name: &std::ffi::OsStr) -> io::Result<std::os::fd::OwnedFd> {
-    match nix::sys::stat::mkdirat(top, name, Mode::from_bits_truncate(0o755)) {
+    match make_in(top, name, Kind::Dir) {
         Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
         Err(e) => return Err(e.into()),
     }

@@ -3,6 +3,7 @@
 use crate::sys;
 use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::{Mode, SFlag};
+use std::ffi::OsStr;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
@@ -81,26 +82,8 @@ pub fn resolve_or_create(root: BorrowedFd<'_>, path: &Path, kind: Kind) -> io::R
                 cur.push(&name);
             }
             Err(nix::errno::Errno::ENOENT) => {
-                let made = if last && kind == Kind::File {
-                    nix::fcntl::openat(
-                        parent.as_fd(),
-                        name.as_os_str(),
-                        OFlag::O_CREAT
-                            | OFlag::O_EXCL
-                            | OFlag::O_NOFOLLOW
-                            | OFlag::O_WRONLY
-                            | OFlag::O_CLOEXEC,
-                        Mode::from_bits_truncate(0o644),
-                    )
-                    .map(drop)
-                } else {
-                    nix::sys::stat::mkdirat(
-                        parent.as_fd(),
-                        name.as_os_str(),
-                        Mode::from_bits_truncate(0o755),
-                    )
-                };
-                match made {
+                let what = if last { kind } else { Kind::Dir };
+                match make_in(parent.as_fd(), name.as_os_str(), what) {
                     Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
                     Err(e) => return Err(e.into()),
                 }
@@ -129,21 +112,26 @@ fn create_last(root: BorrowedFd<'_>, path: &Path, kind: Kind) -> io::Result<Opti
         }
         Err(e) => return Err(e),
     };
-    let made = match kind {
+    match make_in(dir.as_fd(), name, kind) {
+        Ok(()) => sys::openat2_in_root(root, path, libc::O_PATH, 0).map(Some),
+        // EEXIST: something is there after all (a dangling symlink): the walk follows it.
+        Err(nix::errno::Errno::EEXIST) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Make `name` in `dir`: an empty file (0644, never through a symlink) or a
+/// directory (0755). EEXIST when something is there already.
+pub(super) fn make_in(dir: BorrowedFd<'_>, name: &OsStr, kind: Kind) -> nix::Result<()> {
+    match kind {
         Kind::File => nix::fcntl::openat(
-            dir.as_fd(),
+            dir,
             name,
             OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
             Mode::from_bits_truncate(0o644),
         )
         .map(drop),
-        Kind::Dir => nix::sys::stat::mkdirat(dir.as_fd(), name, Mode::from_bits_truncate(0o755)),
-    };
-    match made {
-        Ok(()) => sys::openat2_in_root(root, path, libc::O_PATH, 0).map(Some),
-        // EEXIST: something is there after all (a dangling symlink): the walk follows it.
-        Err(nix::errno::Errno::EEXIST) => Ok(None),
-        Err(e) => Err(e.into()),
+        Kind::Dir => nix::sys::stat::mkdirat(dir, name, Mode::from_bits_truncate(0o755)),
     }
 }
 
